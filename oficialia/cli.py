@@ -1,0 +1,109 @@
+"""Command line (``flask --app app …``): users, tokens, departments, demo data, logbook check."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from workflows.logbook import verify_chain
+
+from . import auth, catalogue, demo
+from .db import db
+from .errors import OficialiaError
+from .models import ROLE_LABELS, Role, User
+
+
+def _fail(e: OficialiaError) -> None:
+    db.session.rollback()
+    raise click.ClickException(e.message)
+
+
+users_cli = AppGroup("users", help="Cuentas de usuario.")
+tokens_cli = AppGroup("tokens", help="Tokens de la API.")
+departments_cli = AppGroup("departments", help="Áreas de la administración.")
+logbook_cli = AppGroup("logbook", help="Bitácora encadenada.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--department", "department_code", default=None, help="Clave del área.")
+@click.option("--password", default=None, help="Contraseña (si se omite, se pide).")
+@click.option("--name", default=None)
+@click.option("--rfc", default=None, help="RFC del firmante (debe coincidir con su e.firma).")
+def create_user_command(email: str, role: str, department_code: str | None, password: str | None,
+                        name: str | None, rfc: str | None) -> None:
+    """Create a user."""
+    if password is None and sys.stdin.isatty():
+        password = click.prompt("Contraseña", hide_input=True, confirmation_prompt=True)
+    try:
+        user = auth.create_user(db.session, email=email, name=name or email, role=Role(role), password=password,
+                                department_code=department_code, rfc=rfc)
+        db.session.commit()
+    except OficialiaError as e:
+        _fail(e)
+        return
+    click.echo(f"Usuario creado: {user.email} ({ROLE_LABELS[user.role]})")
+
+
+@tokens_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="cli", help="Para qué o quién es el token.")
+def create_token_command(email: str, name: str) -> None:
+    """Issue an API token; it is printed once, as the last word."""
+    user = db.session.execute(db.select(User).where(User.email == auth.normalize_email(email))).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"No existe el usuario {email}.")
+    token = auth.create_token(db.session, user, name)
+    db.session.commit()
+    click.echo(f"Token para {user.email} (guárdelo: no se volverá a mostrar): {token}")
+
+
+@departments_cli.command("create")
+@click.argument("code")
+@click.argument("name")
+@click.option("--parent", default=None, help="Clave del área superior.")
+def create_department_command(code: str, name: str, parent: str | None) -> None:
+    """Create a department."""
+    try:
+        dept = catalogue.save_department(db.session, code=code, name=name, parent_code=parent)
+        db.session.commit()
+    except OficialiaError as e:
+        _fail(e)
+        return
+    click.echo(f"Área creada: {dept.code} — {dept.name}")
+
+
+@logbook_cli.command("verify")
+def verify_logbook_command() -> None:
+    """Recompute the hash chain; exit 0 if intact, 1 if not."""
+    report = verify_chain(db.session)
+    if report.ok:
+        click.echo(f"Bitácora íntegra: {report.entries} asientos verificados.")
+        return
+    click.echo(f"BITÁCORA ALTERADA: el asiento {report.first_bad} no verifica ({report.reason}).", err=True)
+    sys.exit(1)
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Seed the demo municipality and print the demo accounts."""
+    try:
+        accounts = demo.seed_demo(db.session)
+        db.session.commit()
+    except OficialiaError as e:
+        _fail(e)
+        return
+    click.echo("Datos de demostración listos. Cuentas (contraseña para todas: "
+               f"{demo.DEMO_PASSWORD}):")
+    for account in accounts:
+        click.echo(f"  {ROLE_LABELS[account.role]:<22} {account.email}")
+
+
+def register_cli(app: Flask) -> None:
+    for group in (users_cli, tokens_cli, departments_cli, logbook_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(demo_command)

@@ -1,0 +1,112 @@
+"""Configuration: defaults here, everything else from ``OFICIALIA_*`` environment variables.
+
+``create_app`` loads :class:`Defaults`, then ``app.config.from_prefixed_env("OFICIALIA")``
+(so ``OFICIALIA_DATABASE_URL`` becomes ``DATABASE_URL``), then derives the settings of the
+extensions from them in :func:`finalize`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class Defaults:
+    #: SQLAlchemy URL; empty means SQLite in the instance folder
+    DATABASE_URL = ""
+    #: a folder, or s3://KEY:SECRET@host:port/bucket (MinIO / any S3 with Object Lock)
+    STORAGE_URL = ""
+    #: days each original stays locked on S3, and the lock mode
+    STORAGE_RETENTION_DAYS = 3650
+    STORAGE_RETENTION_MODE = "COMPLIANCE"
+    #: redis://…; empty means jobs run in the web process
+    REDIS_URL = ""
+    #: secret for sessions and CSRF; empty means one generated once into the instance folder
+    SECRET_KEY = ""
+    TIMEZONE = "America/Mexico_City"
+    INSTITUTION = "H. Ayuntamiento de Villa Esperanza"
+    OFFICE_NAME = "Oficialía de Partes"
+    #: folio format: {office}, {year} and {seq} are available
+    FOLIO_FORMAT = "OP-{year}-{seq:06d}"
+    FOLIO_OFFICE = "OP"
+    #: base URL printed in QR codes and e-mails
+    PUBLIC_URL = "http://127.0.0.1:5000"
+    MAX_FILE_MB = 25
+    MAX_FILING_MB = 100
+    MAX_PAGES = 500
+    MAX_PIXELS = 40_000_000
+    #: failed logins before an account is locked, and for how long
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+    #: Flask-Limiter rules
+    RATELIMIT_LOGIN = "10 per minute"
+    RATELIMIT_TRACK = "30 per minute"
+    RATELIMIT_HEADERS_ENABLED = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    JSON_SORT_KEYS = False
+
+
+def finalize(config: dict[str, Any], instance_path: str) -> None:
+    """Derive the extensions' settings and fail fast on values that cannot work.
+
+    :raises RuntimeError: on an invalid setting, naming it.
+    """
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'oficialia.db'}"
+    url = str(config["DATABASE_URL"])
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # psycopg 3 is the driver we ship
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    config["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith("sqlite"):
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "connect_args": {"timeout": 30, "check_same_thread": False},
+        })
+    else:
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_pre_ping": True, "pool_size": 10, "max_overflow": 20,
+        })
+    if not config.get("STORAGE_URL"):
+        config["STORAGE_URL"] = str(instance / "storage")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+    try:
+        ZoneInfo(str(config["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise RuntimeError(f"OFICIALIA_TIMEZONE: unknown time zone {config['TIMEZONE']!r}") from e
+    try:
+        config["FOLIO_FORMAT"].format(office="OP", year=2026, seq=1)
+    except (KeyError, ValueError, IndexError) as e:
+        raise RuntimeError("OFICIALIA_FOLIO_FORMAT: use {office}, {year} and {seq}") from e
+    for key in ("MAX_FILE_MB", "MAX_FILING_MB", "MAX_PAGES", "MAX_PIXELS"):
+        if int(config[key]) <= 0:
+            raise RuntimeError(f"OFICIALIA_{key} must be positive")
+    # Werkzeug refuses larger bodies with 413 before anything is read into memory.
+    config["MAX_CONTENT_LENGTH"] = (int(config["MAX_FILING_MB"]) + 1) * 1024 * 1024
+    config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
+    if config.get("REDIS_URL"):
+        config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
+    else:
+        config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+
+
+def _instance_secret(path: Path) -> str:
+    """A random secret kept in the instance folder, created on first use (embedded default)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        return value

@@ -1,0 +1,87 @@
+"""What the mail-room hands out: verified document bytes and the acuse de recibo."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from flask import Response
+
+from storage import IntegrityError, ObjectNotFound, ObjectStore, StorageError, StoredObject
+
+from .errors import OficialiaError, StorageUnavailable
+from .models import Document, Filing
+from .receipts import ReceiptData, ReceiptDocument, render_receipt
+
+
+class DocumentDamaged(OficialiaError):
+    """The stored bytes no longer match the SHA-256 recorded at intake."""
+
+    #: the store (upstream) handed back bad bytes
+    http_status = 502
+    code = "document_integrity"
+    default_message = ("El documento almacenado no coincide con su huella digital (SHA-256) registrada. "
+                       "No se entrega; el incidente quedó registrado para la unidad de sistemas.")
+
+
+def stored_object(document: Document) -> StoredObject:
+    return StoredObject(key=document.storage_key, sha256=document.sha256, size=document.size,
+                        version_id=document.storage_version)
+
+
+def read_verified(store: ObjectStore, document: Document) -> bytes:
+    """The document's bytes, read whole and checked against its SHA-256 before a single byte is
+    handed out (a download cut short by a late mismatch would look like a good file).
+
+    :raises DocumentDamaged: on a mismatch or a missing object.
+    :raises StorageUnavailable: if the store fails.
+    """
+    try:
+        return store.get(stored_object(document))
+    except IntegrityError as e:
+        raise DocumentDamaged() from e
+    except ObjectNotFound as e:
+        raise DocumentDamaged("El documento no se encuentra en el almacenamiento.") from e
+    except StorageError as e:
+        raise StorageUnavailable("El almacenamiento de documentos no está disponible; intente más tarde.") from e
+
+
+def document_response(store: ObjectStore, document: Document) -> Response:
+    """A download of ``document``: verified bytes, its own type, a safe file name."""
+    response = Response(read_verified(store, document), mimetype=document.content_type)
+    response.headers["Content-Disposition"] = content_disposition(document.filename)
+    response.headers["X-Content-SHA256"] = document.sha256
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """A safe header: an ASCII fallback plus the UTF-8 name (RFC 6266 / 5987)."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in ascii_name).strip() or "documento"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def tracking_url(config: dict[str, Any], folio: str, code: str | None) -> str:
+    params = {"folio": folio} | ({"code": code} if code else {})
+    return f"{str(config['PUBLIC_URL']).rstrip('/')}/seguimiento?{urlencode(params)}"
+
+
+def build_receipt(filing: Filing, config: dict[str, Any], tracking_code: str | None) -> bytes:
+    """Render the acuse of ``filing``; the tracking code appears only when given."""
+    tz = str(config["TIMEZONE"])
+    data = ReceiptData(
+        institution=str(config["INSTITUTION"]), office=str(config["OFFICE_NAME"]), folio=filing.folio,
+        received_at=filing.received_at.astimezone(ZoneInfo(tz)), timezone_label=tz,
+        filer_name=filing.filer_name, filer_kind=filing.filer_kind.value, subject=filing.subject,
+        channel=filing.channel.value, department=filing.department.name if filing.department else None,
+        procedure=filing.procedure.name if filing.procedure else None,
+        received_by=filing.received_by.name if filing.received_by else None,
+        documents=tuple(ReceiptDocument(filename=d.filename, pages=d.pages, size=d.size, sha256=d.sha256)
+                        for d in filing.documents),
+        physical_annexes=filing.physical_annexes, tracking_code=tracking_code,
+        tracking_url=tracking_url(config, filing.folio, tracking_code))
+    return render_receipt(data)

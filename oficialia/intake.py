@@ -1,0 +1,200 @@
+"""Receiving a filing: validate, store the originals, take the folio, log, commit.
+
+``receive_filing`` is the one service behind the citizen portal, the clerk's window and the
+API. Everything is checked before anything is stored; the originals are stored (content-
+addressed, write-once) before the transaction, and one transaction then takes the folio, writes
+the filing, its documents and the first logbook entry. If that transaction fails, the folio
+increment rolls back with it, so folios have no gaps; an original stored by a failed intake is
+an unreferenced, immutable object that a retry of the same file simply reuses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from storage import ObjectStore, StorageError, StoredObject
+from workflows.logbook import append_entry
+from workflows.states import FilingState
+
+from .db import DbSession, utcnow
+from .errors import FileTooLarge, Forbidden, InvalidInput, StorageUnavailable
+from .folio import format_folio, next_number
+from .forms import FilingForm, clean_filename
+from .inspection import InspectedFile, UploadLimits, inspect_upload
+from .models import Channel, Department, Document, Filing, Procedure, Role, User
+from .tracking import hash_code, new_code
+
+#: roles that may file (auditors only read)
+FILING_ROLES = frozenset({Role.CITIZEN, Role.CLERK, Role.STAFF, Role.SIGNER, Role.ADMIN})
+#: roles that register filings on someone else's behalf
+INTERMEDIARY_ROLES = frozenset({Role.CLERK, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    office: str
+    folio_format: str
+    timezone: str
+    limits: UploadLimits
+    max_filing_bytes: int
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> IntakeSettings:
+        return cls(
+            office=str(config["FOLIO_OFFICE"]), folio_format=str(config["FOLIO_FORMAT"]),
+            timezone=str(config["TIMEZONE"]),
+            limits=UploadLimits(max_file_bytes=int(config["MAX_FILE_MB"]) * 1024 * 1024,
+                                max_pages=int(config["MAX_PAGES"]), max_pixels=int(config["MAX_PIXELS"])),
+            max_filing_bytes=int(config["MAX_FILING_MB"]) * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class Received:
+    filing: Filing
+    #: shown once to the filer; only its hash is kept
+    tracking_code: str
+
+
+def _channel_for(actor: User | None, requested: Channel | None, default: Channel) -> Channel:
+    channel = requested or default
+    if channel is Channel.WINDOW and (actor is None or actor.role not in INTERMEDIARY_ROLES):
+        raise Forbidden("Solo el personal de la oficialía registra escritos de ventanilla.")
+    return channel
+
+
+def _resolve(session: DbSession, form: FilingForm) -> tuple[Procedure | None, Department | None]:
+    procedure = department = None
+    if form.procedure:
+        procedure = session.execute(
+            select(Procedure).where(Procedure.code == form.procedure, Procedure.active.is_(True))
+        ).scalar_one_or_none()
+        if procedure is None:
+            raise InvalidInput(f"No existe el trámite «{form.procedure}» en el catálogo.", field="procedure")
+    if form.department:
+        department = session.execute(
+            select(Department).where(Department.code == form.department, Department.active.is_(True))
+        ).scalar_one_or_none()
+        if department is None:
+            raise InvalidInput(f"No existe el área «{form.department}».", field="department")
+    if department is None and procedure is not None:
+        department = procedure.department
+    return procedure, department
+
+
+def inspect_uploads(uploads: Sequence[Upload], settings: IntakeSettings) -> list[InspectedFile]:
+    """Check every file before anything is stored.
+
+    :raises RejectedFile: (or a subclass) for the first file that is not acceptable.
+    :raises FileTooLarge: if the files together exceed the filing limit.
+    """
+    total = sum(len(u.data) for u in uploads)
+    if total > settings.max_filing_bytes:
+        raise FileTooLarge(
+            f"Los archivos suman {total / 1048576:.1f} MB; el máximo por escrito es "
+            f"{settings.max_filing_bytes // 1048576} MB.")
+    return [inspect_upload(u.data, u.filename, settings.limits) for u in uploads]
+
+
+def _store(store: ObjectStore, uploads: Sequence[Upload], inspected: Sequence[InspectedFile],
+           ) -> list[StoredObject]:
+    try:
+        return [store.put(u.data, content_type=i.content_type) for u, i in zip(uploads, inspected, strict=True)]
+    except StorageError as e:
+        raise StorageUnavailable() from e
+
+
+def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, uploads: Sequence[Upload],
+                   actor: User | None, settings: IntakeSettings,
+                   default_channel: Channel = Channel.WEB) -> Received:
+    """Receive one filing and give it its folio.
+
+    :param actor: who is filing: a citizen for themselves, a clerk at the window on someone's
+        behalf, an API token's user, or ``None`` for a guest on the portal.
+    :param default_channel: the channel when the form names none.
+    :raises InvalidInput, RejectedFile, Forbidden: for what the user sent; nothing is kept.
+    :raises StorageUnavailable: if the originals could not be stored; nothing is recorded.
+    """
+    if actor is not None and actor.role not in FILING_ROLES:
+        raise Forbidden("Su perfil no permite presentar escritos.")
+    channel = _channel_for(actor, form.channel, default_channel)
+    on_behalf = actor is not None and actor.role in INTERMEDIARY_ROLES
+    filer_name = form.filer_name
+    filer_email = form.filer_email
+    if actor is not None and not on_behalf:
+        filer_name = filer_name or actor.name
+        filer_email = filer_email or actor.email
+    if not filer_name:
+        raise InvalidInput("Escriba el nombre de quien presenta el escrito.", field="filer_name")
+    if actor is None and not filer_email:
+        raise InvalidInput("Escriba un correo electrónico para recibir avisos de su trámite.",
+                           field="filer_email")
+    if not uploads and not form.body:
+        raise InvalidInput("Escriba el texto de su petición o adjunte al menos un documento.", field="body")
+    if channel is Channel.WINDOW and not uploads:
+        raise InvalidInput("Adjunte el escaneo del escrito recibido en ventanilla.", field="files")
+
+    inspected = inspect_uploads(uploads, settings)
+    procedure, department = _resolve(session, form)
+    stored = _store(store, uploads, inspected)
+
+    try:
+        received_at = utcnow()
+        local = received_at.astimezone(ZoneInfo(settings.timezone))
+        number = next_number(session, settings.office, local.year)
+        folio = format_folio(settings.folio_format, office=settings.office, year=local.year, seq=number)
+        code = new_code()
+        filing = Filing(
+            folio=folio, office=settings.office, year=local.year, number=number,
+            subject=form.subject, body=form.body, procedure=procedure, department=department,
+            filer=None if (actor is None or on_behalf) else actor,
+            filer_name=filer_name, filer_email=filer_email, filer_phone=form.filer_phone,
+            filer_kind=form.filer_kind, filer_gender=form.filer_gender, channel=channel,
+            status=FilingState.RECEIVED, received_at=received_at,
+            received_by=actor if channel is Channel.WINDOW else None,
+            tracking_code_hash=hash_code(folio, code), physical_annexes=form.physical_annexes)
+        filing.documents = [
+            Document(position=n, filename=clean_filename(u.filename, i.extension), content_type=i.content_type,
+                     size=obj.size, pages=i.pages, sha256=obj.sha256, storage_key=obj.key,
+                     storage_version=obj.version_id)
+            for n, (u, i, obj) in enumerate(zip(uploads, inspected, stored, strict=True), start=1)]
+        session.add(filing)
+        session.flush()
+        append_entry(
+            session, event="received", filing_id=filing.id, filing_folio=folio,
+            actor_id=actor.id if actor else None, actor_label=_actor_label(actor, filer_name),
+            department_id=department.id if department else None, public=True, at=received_at,
+            data={"channel": channel.value, "text_sha256": _text_digest(form.subject, form.body),
+                  "documents": [{"sha256": d.sha256, "pages": d.pages, "size": d.size} for d in filing.documents]})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return Received(filing=filing, tracking_code=code)
+
+
+def _text_digest(subject: str, body: str) -> str:
+    """Seals the petition's own text in the logbook, so an edit of it is detectable."""
+    return hashlib.sha256(f"{subject}\n{body}".encode()).hexdigest()
+
+
+def _actor_label(actor: User | None, filer_name: str) -> str:
+    if actor is None:
+        return f"{filer_name} (sin cuenta)"
+    return f"{actor.name} <{actor.email}>"
+
+
+def local_time(moment: datetime, timezone: str) -> datetime:
+    return moment.astimezone(ZoneInfo(timezone))

@@ -1,0 +1,264 @@
+"""The mail-room's tables: users and tokens, departments and procedures, filings, their
+documents and the folio counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.states import FilingState
+
+from .db import UTCDateTime, db, utcnow
+
+
+def _enum(cls: type[StrEnum], length: int = 20) -> Enum:
+    """Store a StrEnum by its value, as a plain string column (readable rows, no native type)."""
+    return Enum(cls, native_enum=False, create_constraint=False, length=length,
+                values_callable=lambda e: [m.value for m in e])
+
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    CLERK = "clerk"
+    STAFF = "staff"
+    SIGNER = "signer"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+ROLE_LABELS = {
+    Role.CITIZEN: "Ciudadano",
+    Role.CLERK: "Oficialía de partes",
+    Role.STAFF: "Personal de área",
+    Role.SIGNER: "Titular / firmante",
+    Role.AUDITOR: "Auditor",
+    Role.ADMIN: "Administrador",
+}
+
+
+class FilerKind(StrEnum):
+    NATURAL = "fisica"
+    LEGAL = "moral"
+
+
+class Gender(StrEnum):
+    WOMAN = "mujer"
+    MAN = "hombre"
+    OTHER = "otro"
+    UNSTATED = "no_indica"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    WINDOW = "ventanilla"
+    API = "api"
+    CHATBOT = "chatbot"
+    APP = "app"
+    PHONE = "telefono"
+    EMAIL = "correo"
+    AGENCY = "interinstitucional"
+
+
+CHANNEL_LABELS = {
+    Channel.WEB: "Portal web",
+    Channel.WINDOW: "Ventanilla",
+    Channel.API: "API",
+    Channel.CHATBOT: "Chatbot",
+    Channel.APP: "Aplicación móvil",
+    Channel.PHONE: "Centro de atención telefónica",
+    Channel.EMAIL: "Correo electrónico",
+    Channel.AGENCY: "Otra dependencia",
+}
+
+
+class OcrStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Department(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: short code, e.g. "OBRAS"
+    code: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    #: the head (titular) of the department
+    head_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True, name="fk_departments_head_id_users"))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    parent: Mapped[Department | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Department]] = relationship(back_populates="parent", order_by="Department.name")
+    head: Mapped[User | None] = relationship(foreign_keys=[head_id])
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: stored lowercased
+    email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[Role] = mapped_column(_enum(Role), nullable=False)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    #: RFC on the signer's profile; a signing certificate must carry the same one
+    rfc: Mapped[str | None] = mapped_column(String(13))
+    #: Argon2id hash; None for accounts that cannot sign in with a password
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
+
+    @property
+    def is_active(self) -> bool:  # flask-login
+        return self.active
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: SHA-256 of the token; the token itself is shown once and never stored
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    #: first characters, to recognise a token in lists
+    prefix: Mapped[str] = mapped_column(String(12), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Procedure(db.Model):  # type: ignore[name-defined,misc]
+    """An entry of the catalogue of procedures and services (trámites y servicios)."""
+
+    __tablename__ = "procedures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), nullable=False)
+    #: legal response time, in working days
+    response_days: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
+    #: one requirement per line
+    requirements: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: fee in MXN; 0 for free procedures
+    cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=Decimal("0"))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+    department: Mapped[Department] = relationship()
+
+    @property
+    def requirement_list(self) -> list[str]:
+        return [line.strip() for line in self.requirements.splitlines() if line.strip()]
+
+
+class FolioCounter(db.Model):  # type: ignore[name-defined,misc]
+    """The last folio number issued per office and year; its row lock serialises intakes."""
+
+    __tablename__ = "folio_counters"
+
+    office: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class Filing(db.Model):  # type: ignore[name-defined,misc]
+    """A writing addressed to the administration (escrito / petición) and its folio."""
+
+    __tablename__ = "filings"
+    __table_args__ = (UniqueConstraint("office", "year", "number", name="uq_filings_office_year_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    folio: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    office: Mapped[str] = mapped_column(String(16), nullable=False)
+    year: Mapped[int] = mapped_column(Integer, nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    subject: Mapped[str] = mapped_column(String(300), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedures.id"), index=True)
+    #: the department the filer addressed
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    #: the filer's account, if they filed signed in
+    filer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    filer_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    filer_email: Mapped[str | None] = mapped_column(String(254))
+    filer_phone: Mapped[str | None] = mapped_column(String(40))
+    filer_kind: Mapped[FilerKind] = mapped_column(_enum(FilerKind), nullable=False)
+    filer_gender: Mapped[Gender] = mapped_column(_enum(Gender), nullable=False, default=Gender.UNSTATED)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel), nullable=False, index=True)
+    status: Mapped[FilingState] = mapped_column(_enum(FilingState), nullable=False,
+                                                default=FilingState.RECEIVED, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    #: the clerk who registered a walk-in filing
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: SHA-256 of "folio:code"; the code itself is shown once, on the acuse
+    tracking_code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: annexes handed in on paper, as noted by the clerk
+    physical_annexes: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    procedure: Mapped[Procedure | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    filer: Mapped[User | None] = relationship(foreign_keys=[filer_id])
+    received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
+    documents: Mapped[list[Document]] = relationship(back_populates="filing", order_by="Document.position")
+
+    @property
+    def total_pages(self) -> int:
+        return sum(d.pages for d in self.documents)
+
+
+class Document(db.Model):  # type: ignore[name-defined,misc]
+    """One file of a filing, kept byte for byte as received."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    filing_id: Mapped[int] = mapped_column(ForeignKey("filings.id"), nullable=False, index=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: the name the filer gave, cleaned; shown, never used as a storage key
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    pages: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    storage_key: Mapped[str] = mapped_column(String(300), nullable=False)
+    #: the object version on S3, so a later upload under the same key never replaces it
+    storage_version: Mapped[str | None] = mapped_column(String(200))
+    ocr_status: Mapped[OcrStatus] = mapped_column(_enum(OcrStatus), nullable=False, default=OcrStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    filing: Mapped[Filing] = relationship(back_populates="documents")

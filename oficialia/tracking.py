@@ -1,0 +1,106 @@
+"""Tracking codes and the public view of a filing.
+
+A tracking code is 12 characters of Crockford's base-32 (60 random bits), printed as
+``XXXX-XXXX-XXXX``: no I, L, O or U, so it is easy to read aloud and type. It is shown once, on
+the acuse, and stored only as ``SHA-256(folio:code)``. Whoever holds the folio and the code
+sees the public timeline; a wrong code answers exactly like an unknown folio.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from workflows.models import LogbookEntry
+from workflows.states import STATE_LABELS, FilingState
+
+from .db import DbSession
+from .models import Department, Filing
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 12
+# Crockford's decoding rules: the letters people confuse with digits.
+_CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+EVENT_LABELS = {
+    "received": "Escrito recibido",
+    "routed": "Turnado al área competente",
+    "accepted": "Recibido por el área",
+    "forwarded": "Reasignado a otra área",
+    "returned": "Devuelto por no ser competencia del área",
+    "info_requested": "Se solicitó información al solicitante",
+    "resumed": "Se reanudó la atención",
+    "answered": "Respuesta emitida",
+    "concluded": "Trámite concluido",
+    "rejected": "No admitido",
+}
+
+
+def new_code() -> str:
+    """A fresh code, grouped as ``XXXX-XXXX-XXXX``."""
+    raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
+def normalize_code(code: str) -> str:
+    """Uppercase, drop separators and spaces, read O as 0 and I/L as 1."""
+    return "".join(ch for ch in code.upper() if ch.isalnum()).translate(_CONFUSABLE)
+
+
+def hash_code(folio: str, code: str) -> str:
+    return hashlib.sha256(f"{folio}:{normalize_code(code)}".encode()).hexdigest()
+
+
+def code_matches(filing: Filing, code: str) -> bool:
+    return hmac.compare_digest(filing.tracking_code_hash, hash_code(filing.folio, code))
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    event: str
+    label: str
+    department: str | None
+
+
+@dataclass(frozen=True)
+class PublicView:
+    folio: str
+    status: FilingState
+    status_label: str
+    received_at: datetime
+    due_at: datetime | None
+    subject: str
+    timeline: tuple[TimelineItem, ...]
+
+
+def find_for_tracking(session: DbSession, folio: str, code: str) -> Filing | None:
+    """The filing if ``code`` opens it; ``None`` alike for an unknown folio or a wrong code."""
+    folio = folio.strip().upper()
+    filing = session.execute(select(Filing).where(Filing.folio == folio)).scalar_one_or_none()
+    if filing is None:
+        # Spend the same work as a real check, so timing does not tell folios apart.
+        hmac.compare_digest("0" * 64, hash_code(folio, code))
+        return None
+    return filing if code_matches(filing, code) else None
+
+
+def public_view(session: DbSession, filing: Filing) -> PublicView:
+    """What the filer sees: state, dates and the public part of the logbook."""
+    rows = session.execute(
+        select(LogbookEntry, Department.name)
+        .outerjoin(Department, Department.id == LogbookEntry.department_id)
+        .where(LogbookEntry.filing_id == filing.id, LogbookEntry.public.is_(True))
+        .order_by(LogbookEntry.seq)).all()
+    timeline = tuple(
+        TimelineItem(at=entry.at, event=entry.event, label=EVENT_LABELS.get(entry.event, entry.event),
+                     department=dept_name)
+        for entry, dept_name in rows)
+    return PublicView(folio=filing.folio, status=filing.status, status_label=STATE_LABELS[filing.status],
+                      received_at=filing.received_at, due_at=filing.due_at, subject=filing.subject,
+                      timeline=timeline)

@@ -1,0 +1,1 @@
+"""Routing of filings between departments and the hash-chained logbook (bitácora)."""

@@ -1,0 +1,119 @@
+"""Writing and verifying the hash-chained logbook.
+
+Only this module writes :class:`LogbookEntry` rows. Each entry's ``content`` is canonical JSON
+(sorted keys, no spaces, UTF-8) and ``hash = SHA-256(prev_hash + "\\n" + content)``, so changing,
+removing or reordering any entry breaks every hash after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from oficialia.db import DbSession, utcnow
+
+from .models import GENESIS_HASH, LogbookEntry, LogbookHead
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialisation that is hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def chain_hash(prev_hash: str, content: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+def _content(seq: int, at: datetime, event: str, filing_folio: str | None, actor_label: str,
+             actor_id: int | None, department_id: int | None, public: bool,
+             data: dict[str, Any]) -> str:
+    return canonical_json({
+        "seq": seq, "at": at.isoformat(), "event": event, "folio": filing_folio,
+        "actor": actor_label, "actor_id": actor_id, "department_id": department_id,
+        "public": public, "data": data,
+    })
+
+
+def ensure_head(session: DbSession) -> None:
+    """Create the single head row if it is missing (fresh database)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(LogbookHead).values(id=1, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing())
+
+
+def append_entry(session: DbSession, *, event: str, actor_label: str, actor_id: int | None = None,
+                 filing_id: int | None = None, filing_folio: str | None = None,
+                 department_id: int | None = None, public: bool = False,
+                 data: dict[str, Any] | None = None, at: datetime | None = None) -> LogbookEntry:
+    """Append one entry to the chain, in the caller's transaction (only flushes).
+
+    Locks the head row until the caller commits, so entries are chained one after another.
+    """
+    at = at or utcnow()
+    stmt = (update(LogbookHead).where(LogbookHead.id == 1)
+            .values(seq=LogbookHead.seq + 1).returning(LogbookHead.seq, LogbookHead.hash))
+    row = session.execute(stmt).one_or_none()
+    if row is None:
+        ensure_head(session)
+        row = session.execute(stmt).one()
+    seq, prev_hash = int(row[0]), str(row[1])
+    content = _content(seq, at, event, filing_folio, actor_label, actor_id, department_id, public,
+                       data or {})
+    digest = chain_hash(prev_hash, content)
+    entry = LogbookEntry(seq=seq, at=at, filing_id=filing_id, actor_id=actor_id, actor_label=actor_label,
+                         event=event, department_id=department_id, public=public, content=content,
+                         prev_hash=prev_hash, hash=digest)
+    session.add(entry)
+    session.execute(update(LogbookHead).where(LogbookHead.id == 1).values(hash=digest))
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    entries: int
+    #: sequence number of the first entry that does not verify, or None
+    first_bad: int | None
+    reason: str | None = None
+
+
+def verify_chain(session: DbSession, batch: int = 5000) -> ChainReport:
+    """Recompute every hash in order and compare with the head.
+
+    :returns: the first entry whose content, link or order does not match.
+    """
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    last_seq = 0
+    while True:
+        rows = session.execute(
+            select(LogbookEntry.seq, LogbookEntry.content, LogbookEntry.prev_hash, LogbookEntry.hash)
+            .where(LogbookEntry.seq > last_seq).order_by(LogbookEntry.seq).limit(batch)).all()
+        if not rows:
+            break
+        for seq, content, stored_prev, stored_hash in rows:
+            count += 1
+            if seq != expected_seq:
+                return ChainReport(False, count, expected_seq, "missing entry")
+            if stored_prev != prev_hash:
+                return ChainReport(False, count, seq, "broken link to the previous entry")
+            if json.loads(content).get("seq") != seq:
+                return ChainReport(False, count, seq, "sequence number altered")
+            if chain_hash(prev_hash, content) != stored_hash:
+                return ChainReport(False, count, seq, "content altered")
+            prev_hash = stored_hash
+            expected_seq += 1
+            last_seq = seq
+    head = session.get(LogbookHead, 1)
+    if head is not None and (head.seq != last_seq or head.hash != prev_hash):
+        return ChainReport(False, count, last_seq + 1, "entries missing at the end of the chain")
+    return ChainReport(True, count, None)
