@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from workflows.logbook import verify_chain
 
@@ -89,6 +89,7 @@ def verify_logbook_command() -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command() -> None:
     """Seed the demo municipality and print the demo accounts."""
     try:

@@ -86,10 +86,10 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     except (KeyError, ValueError, IndexError) as e:
         raise RuntimeError("OFICIALIA_FOLIO_FORMAT: use {office}, {year} and {seq}") from e
     for key in ("MAX_FILE_MB", "MAX_FILING_MB", "MAX_PAGES", "MAX_PIXELS"):
-        if int(config[key]) <= 0:
+        if float(config[key]) <= 0:
             raise RuntimeError(f"OFICIALIA_{key} must be positive")
     # Werkzeug refuses larger bodies with 413 before anything is read into memory.
-    config["MAX_CONTENT_LENGTH"] = (int(config["MAX_FILING_MB"]) + 1) * 1024 * 1024
+    config.setdefault("MAX_CONTENT_LENGTH", int((float(config["MAX_FILING_MB"]) + 1) * 1024 * 1024))
     config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     if config.get("REDIS_URL"):
         config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])

@@ -56,9 +56,9 @@ class IntakeSettings:
         return cls(
             office=str(config["FOLIO_OFFICE"]), folio_format=str(config["FOLIO_FORMAT"]),
             timezone=str(config["TIMEZONE"]),
-            limits=UploadLimits(max_file_bytes=int(config["MAX_FILE_MB"]) * 1024 * 1024,
+            limits=UploadLimits(max_file_bytes=int(float(config["MAX_FILE_MB"]) * 1024 * 1024),
                                 max_pages=int(config["MAX_PAGES"]), max_pixels=int(config["MAX_PIXELS"])),
-            max_filing_bytes=int(config["MAX_FILING_MB"]) * 1024 * 1024)
+            max_filing_bytes=int(float(config["MAX_FILING_MB"]) * 1024 * 1024))
 
 
 @dataclass(frozen=True)

