@@ -6,7 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 APT_PACKAGES := tesseract-ocr tesseract-ocr-spa tesseract-ocr-eng ghostscript unpaper pngquant qpdf \
-	poppler-utils chromium fonts-dejavu-core nodejs npm postgresql-client redis-tools
+	poppler-utils chromium fonts-dejavu-core
+# Commands that may come from another source (e.g. Node.js installed outside apt): package if absent.
+APT_COMMANDS := npm:nodejs,npm pg_isready:postgresql-client redis-cli:redis-tools
 TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
@@ -17,6 +19,7 @@ install: system python frontend
 # System packages: install only what is missing (Debian; run as root or with sudo).
 system:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for c in $(APT_COMMANDS); do command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $$(echo $${c#*:} | tr , ' ')"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Instalando paquetes del sistema:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -38,6 +38,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -366,6 +367,22 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def _postgres_cpu() -> float:
+    """CPU seconds of the live PostgreSQL backends connected to the bench's database.
+
+    Other databases' backends (the tests may be running) and the shared WAL writer are left
+    out; backends that exit between two readings are lost, which is why the pools stay open.
+    """
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if title.startswith("postgres: ") and f" {BENCH_DATABASE} " in title:
+                    total += _proc_cpu(int(entry.name))
+    return total
+
+
 def _machine_busy() -> float:
     """CPU seconds the whole machine has spent not idle, over all cores."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -396,6 +413,7 @@ class CpuMeter:
             "bench": time.process_time(),
             "server": sum(_proc_cpu(p) for p in self.server_pids()),
             "s3": _proc_cpu(self.weed_pid),
+            "postgres": _postgres_cpu(),
             "machine": _machine_busy(),
         }
 
@@ -410,7 +428,7 @@ class Phase:
     wall: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    #: CPU seconds by part: bench, server, s3, machine (everything, all cores)
+    #: CPU seconds by part: bench, server, s3, postgres, machine (everything, all cores)
     cpu: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -427,8 +445,11 @@ class Phase:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
 
     def cpu_ms(self, part: str) -> float:
-        if part == "other":  # PostgreSQL, the kernel and whatever else ran
-            value = self.cpu["machine"] - self.cpu["bench"] - self.cpu["server"] - self.cpu["s3"]
+        ours = sum(self.cpu[k] for k in ("bench", "server", "s3", "postgres"))
+        if part == "ours":
+            value = ours
+        elif part == "other":  # the kernel (interrupts, loopback) and whatever else ran
+            value = self.cpu["machine"] - ours
         else:
             value = self.cpu[part]
         return 1000 * max(value, 0.0) / self.done if self.done else math.nan
@@ -442,14 +463,20 @@ def run_phase(name: str, ops: int, concurrency: int,
     """Run ``ops`` operations on ``concurrency`` threads and time them.
 
     Each thread sets up its worker (connections…) before the clock starts, then takes the next
-    operation number until none is left. A failed operation is recorded, not retried; after
-    :data:`MAX_ERRORS` failures every thread stops.
+    operation number until none is left. The clock and the CPU meter are read when the last
+    thread is ready and when the last one is done, while every connection is still open (so a
+    database backend's CPU is not lost when it exits). A failed operation is recorded, not
+    retried; after :data:`MAX_ERRORS` failures every thread stops.
     """
     phase = Phase(name, ops, concurrency)
     numbers = itertools.count()
     lock = threading.Lock()
     stop = threading.Event()
-    start = threading.Barrier(concurrency + 1)
+    marks: dict[str, tuple[float, dict[str, float]]] = {}
+    start = threading.Barrier(concurrency + 1, action=lambda: marks.setdefault(
+        "start", (time.perf_counter(), meter.read())))
+    finish = threading.Barrier(concurrency + 1, action=lambda: marks.setdefault(
+        "finish", (time.perf_counter(), meter.read())))
     per_thread: list[list[float]] = [[] for _ in range(concurrency)]
 
     def fail(message: str) -> None:
@@ -466,7 +493,7 @@ def run_phase(name: str, ops: int, concurrency: int,
                     with lock:
                         n = next(numbers)
                     if n >= ops:
-                        return
+                        break
                     began = time.perf_counter()
                     try:
                         op(n)
@@ -474,31 +501,31 @@ def run_phase(name: str, ops: int, concurrency: int,
                         fail(f"{name} #{n}: {type(e).__name__}: {e}")
                         continue
                     per_thread[slot].append(time.perf_counter() - began)
+                finish.wait()
         except threading.BrokenBarrierError:
-            pass  # another thread could not set up; it recorded why
-        except Exception as e:  # set-up failed: nobody may start
-            fail(f"{name}: set-up of thread {slot}: {type(e).__name__}: {e}")
-            stop.set()
+            pass  # another thread could not go on; it recorded why
+        except Exception as e:  # set-up or tear-down failed: nobody may go on
+            fail(f"{name}: thread {slot}: {type(e).__name__}: {e}")
             start.abort()
+            finish.abort()
 
     threads = [threading.Thread(target=client, args=(s,), name=f"{name}-{s}", daemon=True)
                for s in range(concurrency)]
     for t in threads:
         t.start()
     try:
-        before = meter.read()
         start.wait(timeout=120)
-        began = time.perf_counter()
-        for t in threads:
-            t.join()
-        phase.wall = time.perf_counter() - began
-        after = meter.read()
+        finish.wait()
     except threading.BrokenBarrierError:
-        for t in threads:
-            t.join(timeout=30)
         raise BenchError("; ".join(phase.errors) or f"{name}: the client threads did not start") from None
     finally:
         stop.set()
+        start.abort()
+        finish.abort()
+        for t in threads:
+            t.join(timeout=30)
+    (began, before), (ended, after) = marks["start"], marks["finish"]
+    phase.wall = ended - began
     phase.cpu = {k: after[k] - before[k] for k in after}
     phase.latencies = sorted(itertools.chain.from_iterable(per_thread))
     return phase
@@ -566,7 +593,8 @@ def warm_up(served: Served, token: str, s3: Minio, concurrency: int) -> None:
             if status != 200:
                 raise BenchError(f"warm-up GET /api/v1/filings answered {status}")
             response = http.request("POST", f"{served.base_url}/api/v1/filings", headers=auth, fields={
-                "subject": "calentamiento", "filer_name": "Calentamiento", "files": ("x.pdf", bad_pdf, "application/pdf")})
+                "subject": "calentamiento", "filer_name": "Calentamiento",
+                "files": ("x.pdf", bad_pdf, "application/pdf")})
             if not 400 <= response.status < 500:
                 raise BenchError(f"warm-up POST of a damaged PDF answered {response.status}: {response.data[:300]!r}")
     finally:
@@ -622,6 +650,7 @@ def verify(database_url: str, app: Flask, ops: int, folios: dict[int, str]) -> V
 PROFILE_STAGES = [
     ("whole request, server side (Flask.wsgi_app)", "flask/app.py", "wsgi_app"),
     ("multipart parsing (Werkzeug)", "werkzeug/formparser.py", "parse"),
+    ("  regexes compiled for each boundary (MultipartDecoder)", "werkzeug/sansio/multipart.py", "__init__"),
     ("token check + its commit (api_user)", "oficialia/api.py", "api_user"),
     ("receive_filing", "oficialia/intake.py", "receive_filing"),
     ("  inspect_uploads (pikepdf)", "oficialia/intake.py", "inspect_uploads"),
@@ -637,10 +666,18 @@ PROFILE_STAGES = [
 ]
 
 
-def profile_intake(app: Flask, token: str, pdfs: Sequence[bytes], top: int = 20) -> list[str]:
-    """cProfile of ``len(pdfs) - 2`` filings through the Flask test client, one at a time.
+ProfileStats = dict[tuple[str, int, str], tuple[int, int, float, float, Any]]
 
-    The first two filings warm up (pools, bucket check) and are not profiled.
+
+def profile_intake(app: Flask, token: str, pdfs: Sequence[bytes], *, save: Path | None = None,
+                   top: int = 20) -> list[str]:
+    """Time filings through the Flask test client, one at a time, in three runs: without a
+    profiler, under cProfile with a wall clock (where a filing's latency goes) and with a CPU
+    clock (what limits throughput once the cores are busy). Two filings warm up first; the rest
+    is split between the three runs.
+
+    :param save: where to write the CPU run's stats (``pstats`` format), if anywhere.
+    :returns: Markdown lines.
     """
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -653,44 +690,79 @@ def profile_intake(app: Flask, token: str, pdfs: Sequence[bytes], top: int = 20)
         if response.status_code != 201:
             raise BenchError(f"profile: HTTP {response.status_code}: {response.get_data()[:300]!r}")
 
+    def profiled(timer: Callable[[], float], batch: Sequence[bytes], first: int) -> tuple[ProfileStats, float]:
+        profiler = cProfile.Profile(timer)
+        began = timer()
+        profiler.enable()
+        for n, pdf in enumerate(batch, start=first):
+            post(n, pdf)
+        profiler.disable()
+        elapsed = timer() - began
+        if save is not None and timer is time.process_time:
+            profiler.dump_stats(save)
+        return pstats.Stats(profiler).stats, elapsed
+
     post(0, pdfs[0])
     post(1, pdfs[1])
-    profiled = pdfs[2:]
-    profiler = cProfile.Profile()
-    began = time.perf_counter()
-    profiler.enable()
-    for n, pdf in enumerate(profiled, start=2):
+    count = (len(pdfs) - 2) // 3
+    batches = [pdfs[2 + k * count:2 + (k + 1) * count] for k in range(3)]
+    wall_began, cpu_began = time.perf_counter(), time.process_time()
+    for n, pdf in enumerate(batches[0], start=2):
         post(n, pdf)
-    profiler.disable()
-    wall = time.perf_counter() - began
-    count = len(profiled)
-    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = pstats.Stats(profiler).stats
+    plain_wall, plain_cpu = time.perf_counter() - wall_began, time.process_time() - cpu_began
+    wall_stats, _ = profiled(time.perf_counter, batches[1], 2 + count)
+    cpu_stats, cpu = profiled(time.process_time, batches[2], 2 + 2 * count)
 
-    def cumulative(suffix: str, name: str) -> float:
-        times = [ct for (path, _line, func), (_cc, _nc, _tt, ct, _callers) in raw.items()
+    def cumulative(stats: ProfileStats, suffix: str, name: str) -> float:
+        times = [ct for (path, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.items()
                  if func == name and path.replace(os.sep, "/").endswith(suffix)]
-        return max(times, default=0.0)  # nested same-named calls (Session.commit -> ...) are not summed
+        # nested same-named functions (Session.commit -> SessionTransaction.commit) are not summed
+        return max(times, default=0.0)
 
-    lines = [f"{count} filings, one at a time through the Flask test client, under cProfile: "
-             f"{1000 * wall / count:.1f} ms per filing (profiler overhead included).", "",
-             "| Stage | ms per filing (cumulative) |", "|---|---|"]
-    lines += [f"| {label} | {1000 * cumulative(suffix, name) / count:.2f} |"
+    lines = [f"Filings one at a time through the Flask test client ({count} per run). Without a profiler: "
+             f"{1000 * plain_wall / count:.1f} ms wall and {1000 * plain_cpu / count:.1f} ms CPU per filing "
+             "(test client included). Under cProfile, wall clock: where the latency goes; CPU clock: shares "
+             "of the CPU (cProfile's own overhead inflates call-heavy code, so read shares, not ms).", "",
+             "| Stage | wall ms per filing | share of CPU |", "|---|---|---|"]
+    lines += [f"| {label} | {1000 * cumulative(wall_stats, suffix, name) / count:.2f} | "
+              f"{100 * cumulative(cpu_stats, suffix, name) / cpu:.0f} % |"
               for label, suffix, name in PROFILE_STAGES]
-    lines += ["", f"Top {top} functions by own time:", "",
-              "| ms per filing (own) | calls per filing | function |", "|---|---|---|"]
-    ranked = sorted(raw.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    by_library: dict[str, float] = {}
+    for (path, _line, _func), (_cc, _nc, tt, _ct, _callers) in cpu_stats.items():
+        by_library[_library(path)] = by_library.get(_library(path), 0.0) + tt
+    lines += ["", "Own CPU time by library:", "", "| share of CPU | library |", "|---|---|"]
+    lines += [f"| {100 * t / cpu:.0f} % | {name} |"
+              for name, t in sorted(by_library.items(), key=lambda item: item[1], reverse=True)[:12]]
+    lines += ["", f"Top {top} functions by own CPU time:", "",
+              "| share of CPU (own) | calls per filing | function |", "|---|---|---|"]
+    ranked = sorted(cpu_stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
     for (path, line, func), (_cc, nc, tt, _ct, _callers) in ranked:
         where = func if path == "~" else f"{_short(path)}:{line} {func}"
-        lines.append(f"| {1000 * tt / count:.2f} | {nc / count:.1f} | `{where}` |")
+        lines.append(f"| {100 * tt / cpu:.1f} % | {nc / count:.1f} | `{where}` |")
     return lines
+
+
+_STDLIB = sysconfig.get_paths()["stdlib"].replace(os.sep, "/")
 
 
 def _short(path: str) -> str:
     path = path.replace(os.sep, "/")
+    if path.startswith(_STDLIB + "/"):
+        return path[len(_STDLIB) + 1:]
     for marker in ("/site-packages/", f"/{ROOT.name}/"):
         if marker in path:
             return path.split(marker, 1)[1]
     return path
+
+
+def _library(path: str) -> str:
+    """Who owns a profiled function: a distribution, the standard library, or C built-ins."""
+    if path == "~":
+        return "C built-ins (called from all of the above)"
+    short = _short(path)
+    if path.replace(os.sep, "/").startswith(_STDLIB + "/"):
+        return f"standard library: {short.split('/', 1)[0].removesuffix('.py')}"
+    return short.split("/", 1)[0].removesuffix(".py")
 
 
 @dataclass
@@ -705,11 +777,18 @@ class Report:
     raw: Phase
     verification: Verification
     memory: str
+    #: load averages before and after, for judging how quiet the machine was
+    load: str
     profile: list[str] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
         return self.raw.rate / self.product.rate if self.product.rate else math.inf
+
+    @property
+    def cpu_ratio(self) -> float:
+        raw = self.raw.cpu_ms("ours")
+        return self.product.cpu_ms("ours") / raw if raw else math.inf
 
     def render(self) -> str:
         product, raw = self.product, self.raw
@@ -717,14 +796,18 @@ class Report:
         ratio_ok = self.ratio <= TARGET_RATIO
         bench_part = "bench process (clients)" if "gunicorn" in self.server else "bench process (clients + server)"
 
+        def ms(p: Phase) -> float:
+            return 1000 / p.rate if p.rate else math.nan
+
         def row(label: str, p: Phase) -> str:
-            return (f"| {label} | {p.done} | {p.rate:.1f} | {1000 / p.rate if p.rate else math.nan:.1f} | "
+            return (f"| {label} | {p.done} | {p.rate:.1f} | {ms(p):.1f} | "
                     f"{1000 * p.percentile(50):.0f} | {1000 * p.percentile(95):.0f} | {len(p.errors)} |")
 
         def cpu_row(label: str, p: Phase) -> str:
             busy = 100 * p.cpu["machine"] / (p.wall * (os.cpu_count() or 1)) if p.wall else math.nan
             return (f"| {label} | {p.cpu_ms('bench'):.1f} | {p.cpu_ms('server'):.1f} | {p.cpu_ms('s3'):.1f} | "
-                    f"{p.cpu_ms('other'):.1f} | {p.cpu_ms('machine'):.1f} | {busy:.0f} % |")
+                    f"{p.cpu_ms('postgres'):.1f} | **{p.cpu_ms('ours'):.1f}** | {p.cpu_ms('other'):.1f} | "
+                    f"{p.cpu_ms('machine'):.1f} | {busy:.0f} % |")
 
         lines = [
             "# Intake throughput",
@@ -751,14 +834,16 @@ class Report:
             "|---|---|---|",
             f"| ≥ {TARGET_RATE:.0f} filings/s | {product.rate:.1f} filings/s | {'met' if rate_ok else 'MISSED'} |",
             f"| product time per filing ≤ {TARGET_RATIO:.0f}x raw | {self.ratio:.2f}x "
-            f"({1000 / product.rate if product.rate else math.nan:.1f} ms vs {1000 / raw.rate if raw.rate else math.nan:.1f} ms) "
+            f"({ms(product):.1f} ms vs {ms(raw):.1f} ms) "
             f"| {'met' if ratio_ok else 'MISSED'} |",
             "",
-            f"CPU ms per operation ({bench_part}, server processes, SeaweedFS, the rest = PostgreSQL + "
-            "kernel + anything else; machine total over all cores):",
+            f"CPU ms per operation: {bench_part}, server processes, SeaweedFS, PostgreSQL backends of "
+            f"`{BENCH_DATABASE}`, their sum; other = kernel, shared PostgreSQL processes and any other load "
+            f"on the machine ({self.load}); machine = all of it, over all cores. "
+            f"CPU of our processes, product / raw: {self.cpu_ratio:.2f}x.",
             "",
-            "| Path | bench | server | SeaweedFS | PostgreSQL + rest | machine | machine busy |",
-            "|---|---|---|---|---|---|---|",
+            "| Path | bench | server | SeaweedFS | PostgreSQL | ours | other | machine | machine busy |",
+            "|---|---|---|---|---|---|---|---|---|",
             cpu_row("Product", product),
             cpu_row("Raw", raw),
             "",
@@ -823,14 +908,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0,
                         help="threads per gunicorn worker (default: enough for the clients)")
     parser.add_argument("--profile", type=int, default=0, metavar="K",
-                        help="also profile K filings, single-threaded, through the Flask test client")
+                        help="also time 3 x K filings through the Flask test client, one at a time: without a "
+                             "profiler, then under cProfile with a wall clock and with a CPU clock")
+    parser.add_argument("--profile-out", type=Path, default=None, metavar="PATH",
+                        help="save the CPU profile's stats there (pstats format; for snakeviz, pstats…)")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"Markdown report (default {RESULTS})")
     parser.add_argument("--keep-db", action="store_true", help=f"keep the database {BENCH_DATABASE} afterwards")
     args = parser.parse_args(argv)
     if args.filings < 1 or args.concurrency < 1 or args.pdf_kb < 1 or args.workers < 1 or args.profile < 0:
         parser.error("counts must be positive")
-    if args.profile == 1:
-        parser.error("--profile needs at least 2 filings")
     args.threads = args.threads or max(1, math.ceil(args.concurrency / args.workers))
     return args
 
@@ -840,11 +926,13 @@ def run(args: argparse.Namespace) -> int:
     from oficialia.db import db
 
     started = datetime.now(UTC)
+    load_before = os.getloadavg()[0]
     ops, concurrency = args.filings, args.concurrency
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="oficialia-bench-")))
-        say(f"Generating {ops + args.profile} distinct 1-page PDFs of {args.pdf_kb} KB …")
-        pdfs = make_pdfs(ops + (args.profile + 2 if args.profile else 0), args.pdf_kb * 1024)
+        wanted = ops + (3 * args.profile + 2 if args.profile else 0)
+        say(f"Generating {wanted} distinct 1-page PDFs of {args.pdf_kb} KB …")
+        pdfs = make_pdfs(wanted, args.pdf_kb * 1024)
         profile_pdfs, pdfs = pdfs[ops:], pdfs[:ops]
         bodies = [multipart_body(n, pdf) for n, pdf in enumerate(pdfs)]
 
@@ -897,10 +985,12 @@ def run(args: argparse.Namespace) -> int:
         report = Report(started=started, ops=ops, concurrency=concurrency,
                         pdf_size=statistics.fmean(len(p) for p in pdfs), server=served.label,
                         versions=_versions(database_url), product=product, raw=raw,
-                        verification=verification, memory=_memory(served, weed_pid))
+                        verification=verification, memory=_memory(served, weed_pid),
+                        load=f"1-minute load average {load_before:.1f} before the run, "
+                             f"{os.getloadavg()[0]:.1f} after it")
         if args.profile:
-            say(f"Profiling {args.profile} filings through the Flask test client …")
-            report.profile = profile_intake(app, token, profile_pdfs)
+            say(f"Profiling 3 x {args.profile} filings through the Flask test client …")
+            report.profile = profile_intake(app, token, profile_pdfs, save=args.profile_out)
 
     text = report.render()
     args.results.parent.mkdir(parents=True, exist_ok=True)

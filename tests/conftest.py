@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,21 +43,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of this session's own: a SQLite file, or a new PostgreSQL database created
+    on the server ``OFICIALIA_TEST_DATABASE`` names (so parallel runs never collide)."""
     wanted = os.environ.get("OFICIALIA_TEST_DATABASE", DEFAULT_PG)
     if wanted == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    url = wanted.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = sa.create_engine(url)
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    admin_url = sa.make_url(wanted.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"oficialia_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as e:
+        admin.dispose()
         unavailable(f"PostgreSQL is not reachable at {wanted}: {e}")
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:
-        engine.dispose()
-    return url
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
