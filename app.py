@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from oficialia import config as config_module
 from oficialia.db import db
@@ -42,6 +43,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("OFICIALIA")
     app.config.update(test_config)
     config_module.finalize(app.config, app.instance_path)
+    if int(app.config["PROXY_COUNT"]) > 0:
+        hops = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -57,7 +61,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from oficialia import api, views
     from oficialia.cli import register_cli
+    from oficialia.dispatch import init_dispatcher
 
+    init_dispatcher(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(views.vendor_bp)
     app.register_blueprint(api.bp)

@@ -11,14 +11,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 
 from workflows.models import LogbookEntry
 from workflows.states import FilingState
 
-from . import access, auth, delivery, tracking
+from . import access, auth, delivery, search, tracking
 from .db import db
-from .errors import InvalidInput, NotFound, Unauthorized
+from .dispatch import get_dispatcher
+from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .extensions import get_store, limiter
 from .forms import clean_text, parse_filing_form
 from .intake import IntakeSettings, Upload, receive_filing
@@ -48,9 +49,14 @@ def api_user() -> User:
 
 
 def document_json(d: Document) -> dict[str, Any]:
+    state = delivery.ocr_state(d)
     return {"id": d.id, "filename": d.filename, "content_type": d.content_type, "sha256": d.sha256,
             "pages": d.pages, "size": d.size, "ocr": d.ocr_status.value,
-            "url": url_for("api.document", document_id=d.id, _external=True)}
+            "ocr_progress": {"done": state["pages_done"], "total": state["pages_total"]},
+            "ocr_error": d.ocr_error,
+            "url": url_for("api.document", document_id=d.id, _external=True),
+            "searchable_url": (url_for("api.searchable_copy", document_id=d.id, _external=True)
+                               if d.derived_key else None)}
 
 
 def filing_json(f: Filing) -> dict[str, Any]:
@@ -70,7 +76,8 @@ def create_filing() -> ResponseReturnValue:
     received = receive_filing(
         db.session, get_store(), form=parse_filing_form(request.form),
         uploads=[Upload(filename=f.filename or "", data=f.read()) for f in request.files.getlist("files")],
-        actor=user, settings=IntakeSettings.from_config(current_app.config), default_channel=Channel.API)
+        actor=user, settings=IntakeSettings.from_config(current_app.config), default_channel=Channel.API,
+        dispatcher=get_dispatcher())
     f = received.filing
     body = {
         "folio": f.folio, "tracking_code": received.tracking_code, "status": f.status.value,
@@ -95,17 +102,20 @@ def list_filings() -> ResponseReturnValue:
     dept = request.args.get("department")
     if dept:
         stmt = stmt.join(Department, Department.id == Filing.department_id).where(Department.code == dept.upper())
-    q = clean_text(request.args.get("q"))
-    if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Filing.folio.ilike(like), Filing.subject.ilike(like), Filing.body.ilike(like)))
     limit = request.args.get("limit", 50, type=int) or 50
     offset = request.args.get("offset", 0, type=int) or 0
     if not 1 <= limit <= LIST_LIMIT_MAX or offset < 0:
         raise InvalidInput(f"«limit» debe estar entre 1 y {LIST_LIMIT_MAX} y «offset» no puede ser negativo.")
-    rows = db.session.execute(
-        stmt.order_by(Filing.received_at.desc(), Filing.id.desc()).limit(limit).offset(offset)).scalars().all()
-    return jsonify({"filings": [filing_json(f) for f in rows], "limit": limit, "offset": offset})
+    q = clean_text(request.args.get("q"))
+    if q:
+        hits, total = search.search(db.session, stmt, q, limit=limit, offset=offset)
+        items = [filing_json(h.filing) | {"rank": h.rank, "snippet": str(h.snippet)} for h in hits]
+    else:
+        total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = db.session.execute(
+            stmt.order_by(Filing.received_at.desc(), Filing.id.desc()).limit(limit).offset(offset)).scalars().all()
+        items = [filing_json(f) for f in rows]
+    return jsonify({"filings": items, "total": total, "limit": limit, "offset": offset})
 
 
 @bp.get("/filings/<folio>")
@@ -133,6 +143,26 @@ def document(document_id: int) -> ResponseReturnValue:
     user = api_user()
     doc = access.get_document(db.session, user, document_id)
     return delivery.document_response(get_store(), doc)
+
+
+@bp.get("/documents/<int:document_id>/searchable")
+def searchable_copy(document_id: int) -> ResponseReturnValue:
+    """Download the searchable, stamped PDF/A copy made by OCR."""
+    user = api_user()
+    return delivery.derived_response(get_store(), access.get_document(db.session, user, document_id))
+
+
+@bp.post("/documents/<int:document_id>/ocr")
+def retry_ocr(document_id: int) -> ResponseReturnValue:
+    """Run OCR again for a document."""
+    user = api_user()
+    if user.role not in (Role.CLERK, Role.STAFF, Role.SIGNER, Role.ADMIN):
+        raise Forbidden()
+    doc = access.get_document(db.session, user, document_id)
+    from .jobs import request_ocr
+
+    request_ocr(db.session, get_dispatcher(), [doc])
+    return jsonify(document_json(doc)), 202
 
 
 @bp.get("/track/<folio>")

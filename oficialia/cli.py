@@ -104,7 +104,48 @@ def demo_command() -> None:
         click.echo(f"  {ROLE_LABELS[account.role]:<22} {account.email}")
 
 
+ocr_cli = AppGroup("ocr", help="Reconocimiento de texto (OCR) de los documentos.")
+
+
+@ocr_cli.command("sweep")
+def ocr_sweep_command() -> None:
+    """Queue every document left pending without a live job; re-run dead ones."""
+    from flask import current_app
+
+    from .dispatch import get_dispatcher
+    from .jobs import sweep
+
+    report = sweep(db.session, get_dispatcher(), stale_seconds=int(current_app.config["OCR_STALE_SECONDS"]))
+    click.echo(f"Documentos encolados: {report.queued}; reiniciados tras una interrupción: {report.restarted}.")
+
+
+@ocr_cli.command("reprocess")
+@click.argument("folio")
+def ocr_reprocess_command(folio: str) -> None:
+    """Run OCR again for every document of FOLIO."""
+    from .dispatch import get_dispatcher
+    from .jobs import request_ocr
+    from .models import Filing
+
+    filing = db.session.execute(db.select(Filing).where(Filing.folio == folio.strip().upper())).scalar_one_or_none()
+    if filing is None:
+        raise click.ClickException(f"No existe el folio {folio}.")
+    count = request_ocr(db.session, get_dispatcher(), list(filing.documents))
+    click.echo(f"{count} documento(s) de {filing.folio} en cola para OCR.")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Terminar cuando la cola quede vacía.")
+@with_appcontext
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker for the OCR queue (needs OFICIALIA_REDIS_URL); it also sweeps periodically."""
+    from .worker import run_worker
+
+    run_worker(burst=burst)
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, tokens_cli, departments_cli, logbook_cli):
+    for group in (users_cli, tokens_cli, departments_cli, logbook_cli, ocr_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
+    app.cli.add_command(worker_command)

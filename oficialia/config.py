@@ -38,6 +38,18 @@ class Defaults:
     MAX_FILING_MB = 100
     MAX_PAGES = 500
     MAX_PIXELS = 40_000_000
+    #: OCR: languages, limits per job, parallel pages per job, in-process workers (no Redis)
+    OCR_LANGUAGES = "spa+eng"
+    OCR_TIMEOUT_SECONDS = 900
+    OCR_MEMORY_MB = 3072
+    OCR_JOBS = 1
+    OCR_WORKERS = 1
+    #: a "running" OCR with no sign of life for this long is run again by the sweeper
+    OCR_STALE_SECONDS = 1200
+    #: how often the worker sweeps for documents left pending
+    OCR_SWEEP_SECONDS = 60
+    #: reverse proxies in front of the app whose X-Forwarded-* headers are trusted
+    PROXY_COUNT = 0
     #: failed logins before an account is locked, and for how long
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15

@@ -11,8 +11,8 @@ from flask import Response
 
 from storage import IntegrityError, ObjectNotFound, ObjectStore, StorageError, StoredObject
 
-from .errors import OficialiaError, StorageUnavailable
-from .models import Document, Filing
+from .errors import NotFound, OficialiaError, StorageUnavailable
+from .models import Document, Filing, OcrStatus
 from .receipts import ReceiptData, ReceiptDocument, render_receipt
 
 
@@ -55,6 +55,41 @@ def document_response(store: ObjectStore, document: Document) -> Response:
     response.headers["X-Content-SHA256"] = document.sha256
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def derived_response(store: ObjectStore, document: Document) -> Response:
+    """A download of the searchable copy of ``document`` (404 until OCR made one)."""
+    if not document.derived_key or not document.derived_sha256 or document.derived_size is None:
+        raise NotFound("Este documento aún no tiene copia buscable.")
+    obj = StoredObject(key=document.derived_key, sha256=document.derived_sha256, size=document.derived_size,
+                       version_id=document.derived_version)
+    try:
+        data = store.get(obj)
+    except (IntegrityError, ObjectNotFound) as e:
+        raise DocumentDamaged() from e
+    except StorageError as e:
+        raise StorageUnavailable("El almacenamiento de documentos no está disponible; intente más tarde.") from e
+    stem = document.filename.rsplit(".", 1)[0]
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = content_disposition(f"{stem}-buscable.pdf")
+    response.headers["X-Content-SHA256"] = document.derived_sha256
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def ocr_state(document: Document) -> dict[str, Any]:
+    """The OCR status of a document as the UI and the API show it."""
+    return {"id": document.id, "status": document.ocr_status.value, "pages_done": document.ocr_pages_done,
+            "pages_total": document.ocr_pages_total or document.pages, "percent": document.ocr_percent,
+            "error": document.ocr_error, "label": OCR_LABELS[document.ocr_status]}
+
+
+OCR_LABELS = {
+    OcrStatus.PENDING: "En espera de OCR",
+    OcrStatus.RUNNING: "Procesando OCR",
+    OcrStatus.DONE: "Buscable",
+    OcrStatus.FAILED: "OCR fallido",
+}
 
 
 def content_disposition(filename: str, *, inline: bool = False) -> str:

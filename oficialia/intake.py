@@ -24,11 +24,13 @@ from workflows.logbook import append_entry
 from workflows.states import FilingState
 
 from .db import DbSession, utcnow
+from .dispatch import Dispatcher
 from .errors import FileTooLarge, Forbidden, InvalidInput, StorageUnavailable
 from .folio import format_folio, next_number
 from .forms import FilingForm, clean_filename
 from .inspection import InspectedFile, UploadLimits, inspect_upload
 from .models import Channel, Department, Document, Filing, Procedure, Role, User
+from .search import index_filing
 from .tracking import hash_code, new_code
 
 #: roles that may file (auditors only read)
@@ -118,7 +120,7 @@ def _store(store: ObjectStore, uploads: Sequence[Upload], inspected: Sequence[In
 
 def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, uploads: Sequence[Upload],
                    actor: User | None, settings: IntakeSettings,
-                   default_channel: Channel = Channel.WEB) -> Received:
+                   default_channel: Channel = Channel.WEB, dispatcher: Dispatcher | None = None) -> Received:
     """Receive one filing and give it its folio.
 
     :param actor: who is filing: a citizen for themselves, a clerk at the window on someone's
@@ -126,6 +128,9 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
     :param default_channel: the channel when the form names none.
     :raises InvalidInput, RejectedFile, Forbidden: for what the user sent; nothing is kept.
     :raises StorageUnavailable: if the originals could not be stored; nothing is recorded.
+
+    After the commit each document's OCR is queued on ``dispatcher``; if the queue is down the
+    filing stands and the documents stay ``pending`` until the sweeper queues them.
     """
     if actor is not None and actor.role not in FILING_ROLES:
         raise Forbidden("Su perfil no permite presentar escritos.")
@@ -178,10 +183,14 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
             department_id=department.id if department else None, public=True, at=received_at,
             data={"channel": channel.value, "text_sha256": _text_digest(form.subject, form.body),
                   "documents": [{"sha256": d.sha256, "pages": d.pages, "size": d.size} for d in filing.documents]})
+        index_filing(session, filing)
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    if dispatcher is not None:
+        for document in filing.documents:
+            dispatcher.enqueue_ocr(document.id)
     return Received(filing=filing, tracking_code=code)
 
 

@@ -258,7 +258,58 @@ class Document(db.Model):  # type: ignore[name-defined,misc]
     storage_key: Mapped[str] = mapped_column(String(300), nullable=False)
     #: the object version on S3, so a later upload under the same key never replaces it
     storage_version: Mapped[str | None] = mapped_column(String(200))
-    ocr_status: Mapped[OcrStatus] = mapped_column(_enum(OcrStatus), nullable=False, default=OcrStatus.PENDING)
+    ocr_status: Mapped[OcrStatus] = mapped_column(_enum(OcrStatus), nullable=False, default=OcrStatus.PENDING,
+                                                  index=True)
+    #: progress of the running OCR job, in pages
+    ocr_pages_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    ocr_pages_total: Mapped[int | None] = mapped_column(Integer)
+    #: why OCR failed, in words a clerk understands
+    ocr_error: Mapped[str | None] = mapped_column(Text)
+    ocr_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: last sign of life of the OCR job (claim, progress, end); a stale "running" is re-run
+    ocr_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the searchable, stamped copy (PDF/A); the original is never replaced
+    derived_key: Mapped[str | None] = mapped_column(String(300))
+    derived_sha256: Mapped[str | None] = mapped_column(String(64))
+    derived_size: Mapped[int | None] = mapped_column(Integer)
+    derived_version: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     filing: Mapped[Filing] = relationship(back_populates="documents")
+    page_texts: Mapped[list[DocumentPage]] = relationship(
+        back_populates="document", order_by="DocumentPage.number", cascade="all, delete-orphan")
+
+    @property
+    def ocr_percent(self) -> int:
+        if self.ocr_status is OcrStatus.DONE:
+            return 100
+        if not self.ocr_pages_total:
+            return 0
+        return min(99, int(100 * self.ocr_pages_done / self.ocr_pages_total))
+
+
+class DocumentPage(db.Model):  # type: ignore[name-defined,misc]
+    """The text of one page of a document, as OCR (or the PDF itself) gave it."""
+
+    __tablename__ = "document_pages"
+    __table_args__ = (UniqueConstraint("document_id", "number", name="uq_document_pages_document_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+    document: Mapped[Document] = relationship(back_populates="page_texts")
+
+
+class FilingSearch(db.Model):  # type: ignore[name-defined,misc]
+    """What full-text search reads for a filing: subject, body and every document's text.
+
+    PostgreSQL indexes ``to_tsvector('es_unaccent', content)`` (Spanish stemming, accents
+    ignored) with GIN; SQLite keeps an FTS5 table (``filing_fts``) in step with this one.
+    """
+
+    __tablename__ = "filing_search"
+
+    filing_id: Mapped[int] = mapped_column(ForeignKey("filings.id"), primary_key=True, autoincrement=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False, default="")

@@ -27,8 +27,9 @@ from werkzeug.datastructures import FileStorage
 from workflows.models import LogbookEntry
 from workflows.states import STATE_LABELS, FilingState
 
-from . import access, auth, catalogue, delivery, tracking
+from . import access, auth, catalogue, delivery, search, tracking
 from .db import db
+from .dispatch import get_dispatcher
 from .errors import NotFound, OficialiaError
 from .extensions import get_store, limiter, login_manager
 from .forms import clean_text, parse_filing_form
@@ -63,7 +64,7 @@ def vendor(lib: str, filename: str) -> ResponseReturnValue:
 def _globals() -> dict[str, Any]:
     return {"institution": current_app.config["INSTITUTION"], "office_name": current_app.config["OFFICE_NAME"],
             "Role": Role, "STATE_LABELS": STATE_LABELS, "CHANNEL_LABELS": CHANNEL_LABELS,
-            "ROLE_LABELS": ROLE_LABELS, "local": _local}
+            "ROLE_LABELS": ROLE_LABELS, "local": _local, "OCR_LABELS": delivery.OCR_LABELS}
 
 
 def _local(moment: Any, fmt: str = "%d/%m/%Y %H:%M") -> str:
@@ -183,7 +184,8 @@ def _file(channel: Channel, template: str) -> ResponseReturnValue:
         form = parse_filing_form(request.form)
         received = receive_filing(
             db.session, get_store(), form=form, uploads=_uploads(request.files.getlist("files")), actor=actor,
-            settings=IntakeSettings.from_config(current_app.config), default_channel=channel)
+            settings=IntakeSettings.from_config(current_app.config), default_channel=channel,
+            dispatcher=get_dispatcher())
     except OficialiaError as e:
         db.session.rollback()
         flash(e.message, "danger")
@@ -299,16 +301,22 @@ def inbox() -> ResponseReturnValue:
     if dept:
         stmt = stmt.join(Department, Department.id == Filing.department_id).where(Department.code == dept.upper())
     q = clean_text(request.args.get("q"))
-    if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Filing.folio.ilike(like), Filing.subject.ilike(like), Filing.filer_name.ilike(like)))
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    filings = db.session.execute(
-        stmt.order_by(Filing.received_at.desc(), Filing.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    ).scalars().all()
+    snippets: dict[int, Any] = {}
+    by_folio = db.session.execute(stmt.where(Filing.folio == q.upper())).scalars().all() if q else []
+    if by_folio:
+        filings, total = list(by_folio), len(by_folio)
+    elif q:
+        hits, total = search.search(db.session, stmt, q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        filings = [h.filing for h in hits]
+        snippets = {h.filing.id: h.snippet for h in hits}
+    else:
+        total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        filings = list(db.session.execute(
+            stmt.order_by(Filing.received_at.desc(), Filing.id.desc()).limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)).scalars().all())
     return render_template("oficialia/inbox.html", filings=filings, total=total, page=page, page_size=PAGE_SIZE,
-                           status=status, department=dept, q=q, states=list(FilingState),
+                           status=status, department=dept, q=q, states=list(FilingState), snippets=snippets,
                            **_catalogue_choices())
 
 
@@ -332,6 +340,33 @@ def document(document_id: int) -> ResponseReturnValue:
     user = _require(*STAFF_ROLES, Role.CITIZEN)
     doc = access.get_document(db.session, user, document_id)
     return delivery.document_response(get_store(), doc)
+
+
+@bp.get("/documentos/<int:document_id>/copia")
+def searchable_copy(document_id: int) -> ResponseReturnValue:
+    """Download the searchable, stamped copy made by OCR."""
+    user = _require(*STAFF_ROLES, Role.CITIZEN)
+    doc = access.get_document(db.session, user, document_id)
+    return delivery.derived_response(get_store(), doc)
+
+
+@bp.post("/documentos/<int:document_id>/ocr")
+def retry_ocr(document_id: int) -> ResponseReturnValue:
+    """Run OCR again for one document (retry button)."""
+    user = _require(Role.CLERK, Role.STAFF, Role.SIGNER, Role.ADMIN)
+    doc = access.get_document(db.session, user, document_id)
+    from .jobs import request_ocr
+
+    request_ocr(db.session, get_dispatcher(), [doc])
+    flash(f"Se volverá a procesar «{doc.filename}».", "info")
+    return redirect(url_for("oficialia.filing_detail", folio=doc.filing.folio))
+
+
+@bp.get("/expedientes/<folio>/ocr.json")
+def ocr_progress(folio: str) -> ResponseReturnValue:
+    """OCR progress of a filing's documents, polled by the page while work is under way."""
+    filing, _code = _filing_for_receipt(folio)
+    return {"documents": [delivery.ocr_state(d) for d in filing.documents]}
 
 
 # --- administration -----------------------------------------------------------------------------

@@ -88,6 +88,7 @@ def _wipe(app: Flask) -> None:
                 conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             else:
                 conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+                conn.execute(sa.text("DELETE FROM filing_fts"))
                 for name in tables:
                     conn.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
         with db.session.begin():
@@ -106,12 +107,47 @@ def app_config(migrated: str, tmp_path: Path) -> dict[str, Any]:
     }
 
 
+class RecordingDispatcher:
+    """Stands in for the job queue in tests that are not about jobs: records what was queued."""
+
+    def __init__(self) -> None:
+        self.queued: list[int] = []
+
+    def enqueue_ocr(self, document_id: int) -> bool:
+        self.queued.append(document_id)
+        return True
+
+    def is_live(self, document_id: int) -> bool:
+        return False
+
+
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     application = create_app(app_config)
+    application.extensions["dispatcher"] = RecordingDispatcher()
     _wipe(application)
     yield application
     _wipe(application)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis database, emptied before and after the test."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    url = os.environ.get("OFICIALIA_TEST_REDIS", "redis://127.0.0.1:6379/15")
+    conn = Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        conn.flushdb()
+    except RedisError as e:
+        conn.close()
+        unavailable(f"Redis is not reachable at {url}: {e}")
+    try:
+        yield url
+    finally:
+        conn.flushdb()
+        conn.close()
 
 
 @pytest.fixture

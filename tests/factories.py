@@ -53,3 +53,21 @@ def tiff_bytes(pages: int = 3, size: tuple[int, int] = (850, 1100)) -> bytes:
     buf = io.BytesIO()
     frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
     return buf.getvalue()
+
+
+def scan_png(text: str, *, width: int = 2480, height: int = 3508) -> bytes:
+    """A clean A4 page at 300 dpi with ``text`` in a large font, like a scanned letter."""
+    import textwrap
+
+    from PIL import ImageFont
+
+    img = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", 48)
+    y = 300
+    for line in textwrap.wrap(text, 60):
+        draw.text((200, y), line, fill=0, font=font)
+        y += 70
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", dpi=(300, 300))
+    return buf.getvalue()
