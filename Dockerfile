@@ -18,7 +18,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # node/npm for the front-end libraries. No browser: chromium is only for the test suite.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        tesseract-ocr tesseract-ocr-spa tesseract-ocr-eng ghostscript unpaper pngquant qpdf nodejs npm \
+        fonts-dejavu-core tesseract-ocr tesseract-ocr-spa tesseract-ocr-eng ghostscript unpaper pngquant qpdf nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

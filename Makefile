@@ -63,12 +63,15 @@ typecheck: python
 # The whole suite on PostgreSQL, then every database test again on SQLite.
 pytest: install services
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) OFICIALIA_TEST_REDIS=$(TEST_REDIS_URL) $(VENV)/bin/pytest -q
-	OFICIALIA_TEST_DATABASE=sqlite OFICIALIA_TEST_REDIS=$(TEST_REDIS_URL) $(VENV)/bin/pytest -q -m "db and not browser"
+	OFICIALIA_TEST_DATABASE=sqlite OFICIALIA_TEST_REDIS=$(TEST_REDIS_URL) $(VENV)/bin/pytest -q -m "db and not browser and not postgres"
 
 test: lint typecheck pytest
 
+# Results land in bench/results/*.md (the README links them).
 bench: install services
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.intake
+	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.ocr
+	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.workflow
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

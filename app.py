@@ -17,6 +17,7 @@ from oficialia import config as config_module
 from oficialia.db import db
 from oficialia.errors import OficialiaError
 from oficialia.extensions import csrf, limiter, login_manager, migrate
+from workflows.errors import WorkflowError
 
 ROOT = Path(__file__).resolve().parent
 
@@ -62,12 +63,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from oficialia import api, views
     from oficialia.cli import register_cli
     from oficialia.dispatch import init_dispatcher
+    from workflows import api as workflows_api
+    from workflows import views as workflow_views
 
     init_dispatcher(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(views.vendor_bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(workflow_views.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens only, never cookies
+    app.register_blueprint(workflows_api.bp)
+    csrf.exempt(workflows_api.bp)  # bearer tokens or tracking codes, never cookies
     register_cli(app)
     _register_error_handlers(app)
     _security_headers(app)
@@ -112,6 +118,10 @@ def _register_error_handlers(app: Flask) -> None:
         field = getattr(e, "field", None)
         extra = {"field": field} if field else {}
         return _error_response(e.http_status, e.code, e.message, **extra)
+
+    @app.errorhandler(WorkflowError)
+    def _workflow_error(e: WorkflowError) -> ResponseReturnValue:
+        return _error_response(e.http_status, e.code, e.message)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(e: CSRFError) -> ResponseReturnValue:

@@ -698,8 +698,11 @@ PROFILE_STAGES = [
     ("  `next_number` (folio)", "oficialia.intake", "next_number"),
     ("  `append_entry` (logbook)", "oficialia.intake", "append_entry"),
     ("  `index_filing` (search)", "oficialia.intake", "index_filing"),
+    ("  `working_calendar` (due date)", "oficialia.intake", "working_calendar"),
+    ("  `after_intake` (notification)", "oficialia.intake", "after_intake"),
     ("  `Session.commit` (every commit)", "sqlalchemy.orm", "Session.commit"),
     ("  `enqueue_ocr` (Redis)", "oficialia.dispatch", "RqDispatcher.enqueue_ocr"),
+    ("  `enqueue` (Redis, other jobs)", "oficialia.dispatch", "RqDispatcher.enqueue"),
     ("response body (`jsonify`)", "oficialia.api", "jsonify"),
 ]
 

@@ -1,7 +1,7 @@
 """Who may see which filings: one place, used by every list, page, download and API call.
 
-A citizen sees only their own filings; department staff and signers those addressed to their
-department; clerks, auditors and admins all. Anything not visible answers like a filing that
+A citizen sees only their own filings; department staff and signers those routed or copied to
+their department (now or before); clerks, auditors and admins all. Anything not visible answers like a filing that
 does not exist (404), so ids and folios cannot be probed.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, select
+
+from workflows.models import Routing
 
 from .db import DbSession
 from .errors import NotFound
@@ -25,7 +27,9 @@ def visible_filings(user: User) -> Select[Any]:
     if user.role in SEE_ALL:
         return stmt
     if user.role in DEPARTMENT_ROLES and user.department_id is not None:
-        return stmt.where(Filing.department_id == user.department_id)
+        # routed or copied to the department, now or at any time before
+        routed = select(Routing.filing_id).where(Routing.department_id == user.department_id)
+        return stmt.where(Filing.id.in_(routed))
     if user.role is Role.CITIZEN:
         return stmt.where(Filing.filer_id == user.id)
     return stmt.where(Filing.id.is_(None))

@@ -13,8 +13,11 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from workflows.models import LogbookEntry
-from workflows.states import FilingState
+from workflows.logbook import verify_chain
+from workflows.machine import allowed_actions
+from workflows.models import LogbookEntry, Routing
+from workflows.routing import parse_action, perform_action, routings_of
+from workflows.states import Action, FilingState
 
 from . import access, auth, delivery, search, tracking
 from .db import db
@@ -127,7 +130,8 @@ def get_filing(folio: str) -> ResponseReturnValue:
         "body": f.body, "filer_email": f.filer_email, "physical_annexes": f.physical_annexes,
         "received_by": f.received_by.name if f.received_by else None,
         "documents": [document_json(d) for d in f.documents],
-        "routing": [],
+        "routing": [routing_json(r) for r in routings_of(db.session, f)],
+        "allowed_actions": [a.value for a in allowed_actions(f.status) if a is not Action.ANSWER],
     }
     if user.role is not Role.CITIZEN:
         entries = db.session.execute(
@@ -135,6 +139,39 @@ def get_filing(folio: str) -> ResponseReturnValue:
         body["logbook"] = [{"seq": e.seq, "at": _iso(e.at), "event": e.event, "actor": e.actor_label,
                             "hash": e.hash} for e in entries]
     return jsonify(body)
+
+
+def routing_json(r: Routing) -> dict[str, Any]:
+    return {"id": r.id, "department": r.department.code, "department_name": r.department.name,
+            "kind": r.kind.value, "status": r.status.value, "instruction": r.instruction,
+            "assigned_to": r.assigned_to.email if r.assigned_to else None, "due_at": _iso(r.due_at),
+            "created_at": _iso(r.created_at)}
+
+
+@bp.post("/filings/<folio>/actions")
+def filing_action(folio: str) -> ResponseReturnValue:
+    """Apply one workflow action (route, accept, assign, forward, copy, return, request_info,
+    resume, reject, conclude); 409 when the filing's state does not allow it."""
+    user = api_user()
+    filing = access.get_filing(db.session, user, folio)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("Envíe un objeto JSON con «action».")
+    result = perform_action(db.session, filing, user, parse_action(data), tz=str(current_app.config["TIMEZONE"]))
+    return jsonify(filing_json(result.filing) | {
+        "routing": [routing_json(r) for r in routings_of(db.session, result.filing)],
+        "allowed_actions": [a.value for a in allowed_actions(result.state) if a is not Action.ANSWER]})
+
+
+@bp.get("/logbook/verify")
+def logbook_verify() -> ResponseReturnValue:
+    """Recompute the logbook's hash chain (auditors and admins)."""
+    user = api_user()
+    if user.role not in (Role.AUDITOR, Role.ADMIN):
+        raise Forbidden()
+    report = verify_chain(db.session)
+    return jsonify({"ok": report.ok, "entries": report.entries, "first_bad": report.first_bad,
+                    "reason": report.reason})
 
 
 @bp.get("/documents/<int:document_id>")

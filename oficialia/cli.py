@@ -134,6 +134,38 @@ def ocr_reprocess_command(folio: str) -> None:
     click.echo(f"{count} documento(s) de {filing.folio} en cola para OCR.")
 
 
+deadlines_cli = AppGroup("deadlines", help="Plazos de respuesta: avisos y escalamientos.")
+notifications_cli = AppGroup("notifications", help="Avisos por correo electrónico (bandeja de salida).")
+
+
+@deadlines_cli.command("sweep")
+def deadlines_sweep_command() -> None:
+    """Warn assignees before their deadlines and escalate overdue filings (idempotent)."""
+    from flask import current_app
+
+    from workflows.deadlines import sweep_deadlines
+
+    from .db import utcnow
+
+    cfg = current_app.config
+    report = sweep_deadlines(db.session, now=utcnow(), warning_days=int(cfg["DEADLINE_WARNING_DAYS"]),
+                             tz=str(cfg["TIMEZONE"]), audit_department=str(cfg["AUDIT_DEPARTMENT"]))
+    click.echo(f"Avisos de vencimiento: {report.warned}; escalamientos por plazo vencido: {report.escalated}; "
+               f"correos generados: {report.notifications}.")
+
+
+@notifications_cli.command("send")
+@click.option("--limit", default=100, show_default=True, help="Cuántos avisos pendientes enviar como máximo.")
+def notifications_send_command(limit: int) -> None:
+    """Send the e-mails still pending now (SMTP, or the console without MAIL_SERVER)."""
+    from flask import current_app
+
+    from workflows.notifications import MailSettings, send_pending
+
+    report = send_pending(db.session, settings=MailSettings.from_config(current_app.config), limit=limit)
+    click.echo(f"Avisos enviados: {report.sent}; sin enviar (se reintentarán): {report.not_sent}.")
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Terminar cuando la cola quede vacía.")
 @with_appcontext
@@ -145,7 +177,7 @@ def worker_command(burst: bool) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, tokens_cli, departments_cli, logbook_cli, ocr_cli):
+    for group in (users_cli, tokens_cli, departments_cli, logbook_cli, ocr_cli, deadlines_cli, notifications_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)

@@ -48,6 +48,21 @@ class Defaults:
     OCR_STALE_SECONDS = 1200
     #: how often the worker sweeps for documents left pending
     OCR_SWEEP_SECONDS = 60
+    #: response term in working days for a filing with no procedure from the catalogue
+    DEFAULT_RESPONSE_DAYS = 10
+    #: days before a deadline when the assignee is warned
+    DEADLINE_WARNING_DAYS = 2
+    #: department that receives escalations of overdue filings (internal audit)
+    AUDIT_DEPARTMENT = "CONTRA"
+    #: outgoing e-mail (SMTP); an empty MAIL_SERVER writes e-mails to the console (they stay in
+    #: the outbox table all the same). MAIL_USE_TLS: STARTTLS; port 465 uses implicit TLS.
+    MAIL_SERVER = ""
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    #: the From address; the office's name is added when it carries no name
+    MAIL_FROM = "no-responder@localhost"
     #: reverse proxies in front of the app whose X-Forwarded-* headers are trusted
     PROXY_COUNT = 0
     #: failed logins before an account is locked, and for how long

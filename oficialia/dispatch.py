@@ -39,6 +39,10 @@ class Dispatcher(Protocol):
         """Whether a job for the document is queued or running."""
         ...
 
+    def enqueue(self, func: Callable[..., Any], *args: Any, job_id: str) -> bool:
+        """Queue any job function (notifications, …); ``False`` if the queue is unreachable."""
+        ...
+
 
 class RqDispatcher:
     """Jobs on Redis, run by ``flask --app app worker`` processes on any machine."""
@@ -57,6 +61,16 @@ class RqDispatcher:
                                job_timeout=self.job_timeout, result_ttl=3600, failure_ttl=7 * 86400)
         except RedisError:
             log.warning("OCR of document %s not queued: Redis unreachable; the sweeper will retry", document_id)
+            return False
+        return True
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, job_id: str) -> bool:
+        try:
+            Queue("default", connection=self.redis).enqueue(
+                func, *args, job_id=job_id, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                result_ttl=3600, failure_ttl=7 * 86400)
+        except RedisError:
+            log.warning("job %s not queued: Redis unreachable", job_id)
             return False
         return True
 
@@ -89,6 +103,10 @@ class ThreadDispatcher:
         if self.is_live(document_id):
             return True
         self.live[document_id] = self.pool.submit(self._run, run_ocr, document_id)
+        return True
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, job_id: str) -> bool:
+        self.pool.submit(self._run, func, *args)
         return True
 
     def is_live(self, document_id: int) -> bool:

@@ -21,6 +21,8 @@ from sqlalchemy import select
 
 from storage import ObjectStore, StorageError, StoredObject
 from workflows.logbook import append_entry
+from workflows.notifications import after_intake
+from workflows.routing import working_calendar
 from workflows.states import FilingState
 
 from .db import DbSession, utcnow
@@ -52,6 +54,8 @@ class IntakeSettings:
     timezone: str
     limits: UploadLimits
     max_filing_bytes: int
+    #: response term, in working days, of a filing with no procedure (escrito libre)
+    response_days: int = 10
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> IntakeSettings:
@@ -60,7 +64,8 @@ class IntakeSettings:
             timezone=str(config["TIMEZONE"]),
             limits=UploadLimits(max_file_bytes=int(float(config["MAX_FILE_MB"]) * 1024 * 1024),
                                 max_pages=int(config["MAX_PAGES"]), max_pixels=int(config["MAX_PIXELS"])),
-            max_filing_bytes=int(float(config["MAX_FILING_MB"]) * 1024 * 1024))
+            max_filing_bytes=int(float(config["MAX_FILING_MB"]) * 1024 * 1024),
+            response_days=int(config["DEFAULT_RESPONSE_DAYS"]))
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,9 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
             filer_kind=form.filer_kind, filer_gender=form.filer_gender, channel=channel,
             status=FilingState.RECEIVED, received_at=received_at,
             received_by=actor if channel is Channel.WINDOW else None,
-            tracking_code_hash=hash_code(folio, code), physical_annexes=form.physical_annexes)
+            tracking_code_hash=hash_code(folio, code), physical_annexes=form.physical_annexes,
+            due_at=working_calendar(session).add_working_days(
+                received_at, procedure.response_days if procedure else settings.response_days, settings.timezone))
         filing.documents = [
             Document(position=n, filename=clean_filename(u.filename, i.extension), content_type=i.content_type,
                      size=obj.size, pages=i.pages, sha256=obj.sha256, storage_key=obj.key,
@@ -191,6 +198,8 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
     if dispatcher is not None:
         for document in filing.documents:
             dispatcher.enqueue_ocr(document.id)
+    # the filer's "received" e-mail; a failure to notify never undoes the intake
+    after_intake(session, filing)
     return Received(filing=filing, tracking_code=code)
 
 

@@ -10,7 +10,6 @@ from enum import StrEnum
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
-    Enum,
     ForeignKey,
     Integer,
     Numeric,
@@ -22,13 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.states import FilingState
 
-from .db import UTCDateTime, db, utcnow
-
-
-def _enum(cls: type[StrEnum], length: int = 20) -> Enum:
-    """Store a StrEnum by its value, as a plain string column (readable rows, no native type)."""
-    return Enum(cls, native_enum=False, create_constraint=False, length=length,
-                values_callable=lambda e: [m.value for m in e])
+from .db import UTCDateTime, db, str_enum, utcnow
 
 
 class Role(StrEnum):
@@ -118,7 +111,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     #: stored lowercased
     email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
-    role: Mapped[Role] = mapped_column(_enum(Role), nullable=False)
+    role: Mapped[Role] = mapped_column(str_enum(Role), nullable=False)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     #: RFC on the signer's profile; a signing certificate must carry the same one
     rfc: Mapped[str | None] = mapped_column(String(13))
@@ -216,10 +209,10 @@ class Filing(db.Model):  # type: ignore[name-defined,misc]
     filer_name: Mapped[str] = mapped_column(String(200), nullable=False)
     filer_email: Mapped[str | None] = mapped_column(String(254))
     filer_phone: Mapped[str | None] = mapped_column(String(40))
-    filer_kind: Mapped[FilerKind] = mapped_column(_enum(FilerKind), nullable=False)
-    filer_gender: Mapped[Gender] = mapped_column(_enum(Gender), nullable=False, default=Gender.UNSTATED)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel), nullable=False, index=True)
-    status: Mapped[FilingState] = mapped_column(_enum(FilingState), nullable=False,
+    filer_kind: Mapped[FilerKind] = mapped_column(str_enum(FilerKind), nullable=False)
+    filer_gender: Mapped[Gender] = mapped_column(str_enum(Gender), nullable=False, default=Gender.UNSTATED)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel), nullable=False, index=True)
+    status: Mapped[FilingState] = mapped_column(str_enum(FilingState), nullable=False,
                                                 default=FilingState.RECEIVED, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     #: the clerk who registered a walk-in filing
@@ -228,13 +221,19 @@ class Filing(db.Model):  # type: ignore[name-defined,misc]
     tracking_code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     #: annexes handed in on paper, as noted by the clerk
     physical_annexes: Mapped[str | None] = mapped_column(Text)
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the legal response deadline (end of the last working day), moved while the clock stops
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: when the clock stopped to wait for the filer; None while it runs
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     procedure: Mapped[Procedure | None] = relationship()
     department: Mapped[Department | None] = relationship()
     filer: Mapped[User | None] = relationship(foreign_keys=[filer_id])
     received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
-    documents: Mapped[list[Document]] = relationship(back_populates="filing", order_by="Document.position")
+    #: the documents filed with it (not message attachments nor field photos)
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="filing", order_by="Document.position",
+        primaryjoin="and_(Filing.id == Document.filing_id, Document.source == 'filing')")
 
     @property
     def total_pages(self) -> int:
@@ -258,7 +257,11 @@ class Document(db.Model):  # type: ignore[name-defined,misc]
     storage_key: Mapped[str] = mapped_column(String(300), nullable=False)
     #: the object version on S3, so a later upload under the same key never replaces it
     storage_version: Mapped[str | None] = mapped_column(String(200))
-    ocr_status: Mapped[OcrStatus] = mapped_column(_enum(OcrStatus), nullable=False, default=OcrStatus.PENDING,
+    #: where the file came from: the filing itself, a message of the thread, a field crew's photo
+    source: Mapped[str] = mapped_column(String(20), nullable=False, default="filing")
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    field_update_id: Mapped[int | None] = mapped_column(ForeignKey("field_updates.id"))
+    ocr_status: Mapped[OcrStatus] = mapped_column(str_enum(OcrStatus), nullable=False, default=OcrStatus.PENDING,
                                                   index=True)
     #: progress of the running OCR job, in pages
     ocr_pages_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

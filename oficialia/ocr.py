@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import resource
 import selectors
 import signal
 import subprocess
@@ -28,7 +27,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -59,8 +57,9 @@ _STDERR_TAIL_BYTES = 64 * 1024
 _MAX_LINE_BYTES = 64 * 1024
 _LANGUAGES = re.compile(r"[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*")
 _MEMORY_MARKERS = re.compile(
+    # Python, C++, glibc, the dynamic loader, Leptonica (Tesseract's image library), Ghostscript
     r"MemoryError|bad_alloc|Cannot allocate memory|out of memory|failed to map segment|"
-    r"cannot allocate|Insufficient memory|VMerror",
+    r"cannot allocate|malloc fail|alloc fail|Insufficient memory|VMerror",
     re.IGNORECASE,
 )
 
@@ -125,7 +124,8 @@ class OcrOptions:
     languages: str = "spa+eng"
     #: deadline for the whole job, in seconds; the child's process group is killed after it
     timeout_seconds: int = 900
-    #: address-space limit (RLIMIT_AS) of the OCR child and of each program it starts, in MiB
+    #: address-space limit (RLIMIT_AS) of the OCR child and of each program it starts, in MiB;
+    #: keep it below the worker's RAM, or the kernel's OOM killer acts first
     memory_mb: int = 3072
     max_pages: int = 500
     #: pages OCR'd in parallel inside one job (``ocrmypdf --jobs``)
@@ -249,6 +249,7 @@ class OcrmypdfEngine:
             f"--jobs={options.jobs}",
             f"--optimize={options.optimize}",
             f"--max-pages={options.max_pages}",
+            f"--memory-mb={options.memory_mb}",
             f"--rotate-pages-threshold={options.rotate_pages_threshold}",
             f"--parent-pid={os.getpid()}",
         ]
@@ -264,12 +265,13 @@ class OcrmypdfEngine:
         return env
 
     def _run_child(self, source: Path, target: Path, workdir: Path, progress: ProgressCallback | None) -> _ChildRun:
-        limit = _address_space_limit(self.options.memory_mb * 1024 * 1024)
         started = time.monotonic()
         deadline = started + self.options.timeout_seconds
         stderr_path = workdir / "runner.log"
         with open(stderr_path, "wb") as stderr:
-            # preexec_fn runs between fork and exec; it only calls setrlimit, which is safe there
+            # The child sets its own RLIMIT_AS and RLIMIT_CORE first thing (oficialia.ocr_runner),
+            # rather than a preexec_fn here: preexec_fn is unsafe in a threaded process, and the
+            # ThreadDispatcher runs OCR from a thread pool in the web process.
             process = subprocess.Popen(  # noqa: S603 - our interpreter and module, fixed arguments
                 self._command(source, target),
                 stdin=subprocess.DEVNULL,
@@ -278,7 +280,6 @@ class OcrmypdfEngine:
                 cwd=workdir,
                 env=self._environment(workdir),
                 start_new_session=True,
-                preexec_fn=partial(_limit_resources, limit),
                 close_fds=True,
             )
         run = _ChildRun()
@@ -412,18 +413,6 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def _address_space_limit(wanted: int) -> int:
-    """Our limit, unless the worker already runs under a lower hard limit (which cannot be raised)."""
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-
-
-def _limit_resources(address_space: int) -> None:
-    """Runs in the child between fork and exec."""
-    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _tail(path: Path) -> str:

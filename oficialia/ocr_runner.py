@@ -1,7 +1,8 @@
 """The child process that runs OCRmyPDF on one file, and the OCRmyPDF plugin it registers.
 
-:mod:`oficialia.ocr` starts ``python -m oficialia.ocr_runner IN OUT --language=spa+eng ...``
-under resource limits and a time limit; this module runs the OCRmyPDF Python API there. It
+:mod:`oficialia.ocr` starts ``python -m oficialia.ocr_runner IN OUT --language=spa+eng ...`` in a
+session of its own and kills the session at its deadline. The runner first caps its own address
+space and core dumps (inherited by Tesseract and the rest), then runs the OCRmyPDF Python API. It
 talks to the parent over the real standard output, one JSON object per line:
 
 - ``{"done": 2, "total": 5}``: pages through the OCR stage so far, from the progress bar plugin;
@@ -20,6 +21,7 @@ import json
 import logging
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -153,6 +155,18 @@ def watch_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def limit_resources(memory_mb: int) -> None:
+    """Cap this process's address space and forbid core dumps; every program it starts inherits both.
+
+    A hard limit below ours (set by whoever started the worker) is kept: it cannot be raised.
+    """
+    wanted = memory_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def pdfa_backend() -> str:
     """Choose OCRmyPDF's PDF/A backend for the installed Ghostscript.
 
@@ -231,6 +245,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--optimize", type=int, default=1)
     parser.add_argument("--max-pages", type=int, default=0)
+    parser.add_argument("--memory-mb", type=int, default=0)
     parser.add_argument("--rotate-pages-threshold", type=float, default=8.0)
     parser.add_argument("--parent-pid", type=int, default=0)
     return parser.parse_args(argv)
@@ -244,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     global _channel, _max_pages
     args = parse_args(argv)
+    if args.memory_mb:
+        limit_resources(args.memory_mb)
     # the parent names itself: had it died before this line, os.getppid() would already be init's
     parent = args.parent_pid or os.getppid()
     threading.Thread(target=watch_parent, args=(parent,), name="parent-watch", daemon=True).start()

@@ -86,10 +86,13 @@ def stamp_received(pdf: bytes, *, institution: str, office: str, folio: str, rec
     :param received_at: date and time of receipt, already formatted (e.g. "14/03/2025 10:32").
     :param pages: sheets received (fojas), printed as "N fojas".
     :return: the stamped PDF.
+    :raises ValueError: the PDF declares a digital signature (AcroForm /SigFlags bit 1).
     :raises pikepdf.PdfError: ``pdf`` cannot be opened (it should be our own OCR output).
     """
     regular, bold = _fonts()
     with pikepdf.open(io.BytesIO(pdf)) as document:
+        if _declares_signatures(document):
+            raise ValueError("refusing to stamp a signed PDF: the stamp would invalidate its signature")
         page = document.pages[0]
         visible = _visible_box(page)
         rotation = _rotation(page)
@@ -104,6 +107,17 @@ def stamp_received(pdf: bytes, *, institution: str, office: str, folio: str, rec
         # upright at the page's shown size, fills the visible box and reads upright once rotated
         page.add_overlay(stamp, pikepdf.Rectangle(visible.x0, visible.y0, visible.x1, visible.y1))
         return _save(document)
+
+
+def _declares_signatures(document: pikepdf.Pdf) -> bool:
+    """The AcroForm's SignaturesExist flag, the same test OCRmyPDF applies before refusing a file."""
+    acroform = document.Root.get("/AcroForm")
+    if not isinstance(acroform, pikepdf.Dictionary):
+        return False
+    try:
+        return bool(int(acroform.get("/SigFlags", 0)) & 1)
+    except (TypeError, ValueError):
+        return False
 
 
 def _lines(*, institution: str, office: str, folio: str, received_at: str, pages: int) -> list[tuple[str, bool]]:

@@ -38,6 +38,13 @@ EVENT_LABELS = {
     "answered": "Respuesta emitida",
     "concluded": "Trámite concluido",
     "rejected": "No admitido",
+    "message": "Mensaje",
+    "field_update": "Actualización de la cuadrilla",
+    # field updates by stage ("field_update.<stage>", the stage is in the entry's data)
+    "field_update.salida": "La cuadrilla salió",
+    "field_update.llegada": "La cuadrilla llegó",
+    "field_update.avance": "Avance de los trabajos",
+    "field_update.termino": "La cuadrilla terminó",
 }
 
 

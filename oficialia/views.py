@@ -25,7 +25,9 @@ from sqlalchemy import func, or_, select
 from werkzeug.datastructures import FileStorage
 
 from workflows.models import LogbookEntry
+from workflows.routing import log_view
 from workflows.states import STATE_LABELS, FilingState
+from workflows.views import filing_panel
 
 from . import access, auth, catalogue, delivery, search, tracking
 from .db import db
@@ -175,6 +177,8 @@ def home() -> ResponseReturnValue:
         return redirect(url_for("oficialia.my_filings"))
     if current_user.role is Role.CLERK:
         return redirect(url_for("oficialia.window"))
+    if current_user.role in (Role.STAFF, Role.SIGNER):
+        return redirect(url_for("workflows.inbox"))
     return redirect(url_for("oficialia.inbox"))
 
 
@@ -327,11 +331,12 @@ def filing_detail(folio: str) -> ResponseReturnValue:
     filing = access.get_filing(db.session, user, folio)
     entries: Sequence[LogbookEntry] = ()
     if user.role is not Role.CITIZEN:
+        log_view(db.session, filing, user)  # auditors read who viewed what
         entries = db.session.execute(
             select(LogbookEntry).where(LogbookEntry.filing_id == filing.id).order_by(LogbookEntry.seq)
         ).scalars().all()
     return render_template("oficialia/filing.html", filing=filing, entries=entries,
-                           view=tracking.public_view(db.session, filing))
+                           view=tracking.public_view(db.session, filing), panel=filing_panel(filing, user))
 
 
 @bp.get("/documentos/<int:document_id>")

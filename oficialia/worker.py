@@ -9,12 +9,14 @@ deterministic ids and are safe to run twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import click
 from flask import current_app
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from sqlalchemy.exc import SQLAlchemyError
 
-from .db import db
+from .db import db, utcnow
 from .dispatch import RqDispatcher, get_dispatcher
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,38 @@ class SweepingWorker(SimpleWorker):
                 log.info("sweep: %s queued, %s restarted", report.queued, report.restarted)
         finally:
             db.session.remove()
+        self.run_workflow_maintenance()
+
+    def run_workflow_maintenance(self) -> None:
+        """Deadline warnings and escalations, e-mails left pending (queue was down), and a
+        checkpoint of the logbook's head; each in its own transaction, none stopping the others."""
+        from workflows.deadlines import sweep_deadlines
+        from workflows.logbook import take_checkpoint
+        from workflows.notifications import STALE_AFTER, MailSettings, send_pending
+
+        cfg = current_app.config
+
+        def deadlines() -> None:
+            sweep_deadlines(db.session, now=utcnow(), warning_days=int(cfg["DEADLINE_WARNING_DAYS"]),
+                            tz=str(cfg["TIMEZONE"]), audit_department=str(cfg["AUDIT_DEPARTMENT"]))
+
+        def notifications() -> None:
+            send_pending(db.session, settings=MailSettings.from_config(cfg), older_than=STALE_AFTER)
+
+        def checkpoint() -> None:
+            take_checkpoint(db.session)
+            db.session.commit()
+
+        tasks: dict[str, Callable[[], None]] = {
+            "deadlines": deadlines, "notifications": notifications, "checkpoint": checkpoint}
+        for name, task in tasks.items():
+            try:
+                task()
+            except SQLAlchemyError:
+                db.session.rollback()
+                log.exception("maintenance task %s failed; it runs again on the next interval", name)
+            finally:
+                db.session.remove()
 
 
 def run_worker(*, burst: bool = False) -> None:
@@ -40,6 +74,7 @@ def run_worker(*, burst: bool = False) -> None:
     if not isinstance(dispatcher, RqDispatcher):
         raise click.ClickException("Configure OFICIALIA_REDIS_URL: sin Redis, los trabajos se ejecutan en el "
                                    "propio proceso web y no hace falta un worker.")
-    worker = SweepingWorker([dispatcher.queue], connection=dispatcher.redis,
+    worker = SweepingWorker([dispatcher.queue, Queue("default", connection=dispatcher.redis)],
+                            connection=dispatcher.redis,
                             maintenance_interval=int(current_app.config["OCR_SWEEP_SECONDS"]))
     worker.work(burst=burst, with_scheduler=True)

@@ -112,6 +112,7 @@ class RecordingDispatcher:
 
     def __init__(self) -> None:
         self.queued: list[int] = []
+        self.jobs: list[tuple[str, tuple[Any, ...]]] = []
 
     def enqueue_ocr(self, document_id: int) -> bool:
         self.queued.append(document_id)
@@ -119,6 +120,10 @@ class RecordingDispatcher:
 
     def is_live(self, document_id: int) -> bool:
         return False
+
+    def enqueue(self, func, *args, job_id: str) -> bool:
+        self.jobs.append((func.__name__, args))
+        return True
 
 
 @pytest.fixture

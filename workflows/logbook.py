@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from oficialia.db import DbSession, utcnow
 
-from .models import GENESIS_HASH, LogbookEntry, LogbookHead
+from .models import GENESIS_HASH, LogbookCheckpoint, LogbookEntry, LogbookHead
 
 
 def canonical_json(value: Any) -> str:
@@ -116,4 +116,26 @@ def verify_chain(session: DbSession, batch: int = 5000) -> ChainReport:
     head = session.get(LogbookHead, 1)
     if head is not None and (head.seq != last_seq or head.hash != prev_hash):
         return ChainReport(False, count, last_seq + 1, "entries missing at the end of the chain")
+    # Checkpoints are copies of the head taken earlier: a rewritten or truncated chain (head
+    # included) no longer matches them.
+    for checkpoint in session.execute(select(LogbookCheckpoint).order_by(LogbookCheckpoint.seq)).scalars():
+        if checkpoint.seq > last_seq:
+            return ChainReport(False, count, last_seq + 1, "chain shorter than a checkpoint: entries removed")
+        stored = session.execute(select(LogbookEntry.hash).where(LogbookEntry.seq == checkpoint.seq)).scalar()
+        if stored != checkpoint.hash:
+            return ChainReport(False, count, checkpoint.seq, "entry differs from its checkpoint")
     return ChainReport(True, count, None)
+
+
+def take_checkpoint(session: DbSession) -> LogbookCheckpoint | None:
+    """Store a copy of the current head (only flushes); ``None`` if nothing new was logged."""
+    head = session.get(LogbookHead, 1)
+    if head is None or head.seq == 0:
+        return None
+    last = session.execute(select(LogbookCheckpoint).order_by(LogbookCheckpoint.seq.desc()).limit(1)).scalar()
+    if last is not None and last.seq == head.seq:
+        return None
+    checkpoint = LogbookCheckpoint(at=utcnow(), seq=head.seq, hash=head.hash)
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint

@@ -49,14 +49,22 @@ def test_citizen_web_pages_404_for_other_filings(client, demo, make_user, make_t
     assert client.get(f"/acuse/{filing['folio']}.pdf").status_code == 404
 
 
-def test_staff_see_only_their_department(client, demo, make_user, make_token):
+def test_staff_see_only_what_was_routed_or_copied_to_them(client, demo, make_user, make_token):
     citizen = make_token(make_user(Role.CITIZEN))
-    obras = _file(client, citizen, department="OBRAS")
-    _file(client, citizen, department="DU")
-    staff = make_token(make_user(Role.STAFF, department="OBRAS"))
-    listed = client.get("/api/v1/filings", headers={"Authorization": f"Bearer {staff}"}).json["filings"]
-    assert [f["folio"] for f in listed] == [obras["folio"]]
     clerk = make_token(make_user(Role.CLERK, department="OP"))
+    obras = _file(client, citizen, department="OBRAS")
+    du = _file(client, citizen, department="DU")
+    staff = make_token(make_user(Role.STAFF, department="OBRAS"))
+    headers = {"Authorization": f"Bearer {staff}"}
+    # addressed to OBRAS but still in the mail-room: not theirs yet
+    assert client.get("/api/v1/filings", headers=headers).json["filings"] == []
+    assert client.get(f"/api/v1/filings/{obras['folio']}", headers=headers).status_code == 404
+    for folio, dept in ((obras["folio"], "OBRAS"), (du["folio"], "DU")):
+        client.post(f"/api/v1/filings/{folio}/actions", json={"action": "route", "department": dept},
+                    headers={"Authorization": f"Bearer {clerk}"})
+    listed = client.get("/api/v1/filings", headers=headers).json["filings"]
+    assert [f["folio"] for f in listed] == [obras["folio"]]
+    assert client.get(f"/api/v1/filings/{du['folio']}", headers=headers).status_code == 404
     assert len(client.get("/api/v1/filings", headers={"Authorization": f"Bearer {clerk}"}).json["filings"]) == 2
 
 
