@@ -46,8 +46,10 @@ class Defaults:
     OCR_WORKERS = 1
     #: a "running" OCR with no sign of life for this long is run again by the sweeper
     OCR_STALE_SECONDS = 1200
-    #: how often the worker sweeps for documents left pending
+    #: how often the worker sweeps for documents left pending (and runs the other maintenance)
     OCR_SWEEP_SECONDS = 60
+    #: without Redis, run that maintenance in a thread of the web process (the embedded default)
+    MAINTENANCE_IN_PROCESS = True
     #: response term in working days for a filing with no procedure from the catalogue
     DEFAULT_RESPONSE_DAYS = 10
     #: days before a deadline when the assignee is warned

@@ -129,5 +129,9 @@ def init_dispatcher(app: Flask) -> Dispatcher:
         dispatcher = RqDispatcher(str(cfg["REDIS_URL"]), job_timeout=int(cfg["OCR_TIMEOUT_SECONDS"]) + 120)
     else:
         dispatcher = ThreadDispatcher(app, int(cfg["OCR_WORKERS"]))
+        if cfg.get("MAINTENANCE_IN_PROCESS") and not app.testing:
+            from .worker import start_in_process_maintenance
+
+            start_in_process_maintenance(app)
     app.extensions["dispatcher"] = dispatcher
     return dispatcher

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -97,6 +98,14 @@ def find_for_tracking(session: DbSession, folio: str, code: str) -> Filing | Non
     return filing if code_matches(filing, code) else None
 
 
+def _label(entry: LogbookEntry) -> str:
+    """The Spanish label of a logbook event; a field update is named by its stage."""
+    if entry.event == "field_update":
+        stage = json.loads(entry.content).get("data", {}).get("stage")
+        return EVENT_LABELS.get(f"field_update.{stage}", EVENT_LABELS["field_update"])
+    return EVENT_LABELS.get(entry.event, entry.event)
+
+
 def public_view(session: DbSession, filing: Filing) -> PublicView:
     """What the filer sees: state, dates and the public part of the logbook."""
     rows = session.execute(
@@ -105,8 +114,7 @@ def public_view(session: DbSession, filing: Filing) -> PublicView:
         .where(LogbookEntry.filing_id == filing.id, LogbookEntry.public.is_(True))
         .order_by(LogbookEntry.seq)).all()
     timeline = tuple(
-        TimelineItem(at=entry.at, event=entry.event, label=EVENT_LABELS.get(entry.event, entry.event),
-                     department=dept_name)
+        TimelineItem(at=entry.at, event=entry.event, label=_label(entry), department=dept_name)
         for entry, dept_name in rows)
     return PublicView(folio=filing.folio, status=filing.status, status_label=STATE_LABELS[filing.status],
                       received_at=filing.received_at, due_at=filing.due_at, subject=filing.subject,

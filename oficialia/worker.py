@@ -9,10 +9,12 @@ deterministic ids and are safe to run twice.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from rq import Queue, SimpleWorker
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,51 +24,71 @@ from .dispatch import RqDispatcher, get_dispatcher
 log = logging.getLogger(__name__)
 
 
+def run_maintenance() -> None:
+    """Everything that runs periodically, in the current app context: the OCR sweep (documents
+    left pending or whose job died), deadline warnings and escalations, e-mails left pending, and
+    a checkpoint of the logbook's head. Each task has its own transaction; none stops the others."""
+    from workflows.deadlines import sweep_deadlines
+    from workflows.logbook import take_checkpoint
+    from workflows.notifications import STALE_AFTER, MailSettings, send_pending
+
+    from .jobs import sweep
+
+    cfg = current_app.config
+
+    def ocr() -> None:
+        report = sweep(db.session, get_dispatcher(), stale_seconds=int(cfg["OCR_STALE_SECONDS"]))
+        if report.queued or report.restarted:
+            log.info("OCR sweep: %s queued, %s restarted", report.queued, report.restarted)
+
+    def deadlines() -> None:
+        sweep_deadlines(db.session, now=utcnow(), warning_days=int(cfg["DEADLINE_WARNING_DAYS"]),
+                        tz=str(cfg["TIMEZONE"]), audit_department=str(cfg["AUDIT_DEPARTMENT"]))
+
+    def notifications() -> None:
+        send_pending(db.session, settings=MailSettings.from_config(cfg), older_than=STALE_AFTER)
+
+    def checkpoint() -> None:
+        take_checkpoint(db.session)
+        db.session.commit()
+
+    tasks: dict[str, Callable[[], None]] = {
+        "ocr": ocr, "deadlines": deadlines, "notifications": notifications, "checkpoint": checkpoint}
+    for name, task in tasks.items():
+        try:
+            task()
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("maintenance task %s failed; it runs again on the next interval", name)
+        finally:
+            db.session.remove()
+
+
 class SweepingWorker(SimpleWorker):
-    """Runs the OCR sweeper with RQ's own maintenance (registry clean-up) on every interval."""
+    """Runs :func:`run_maintenance` with RQ's own maintenance (registry clean-up) on every interval."""
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
-        from .jobs import sweep
+        run_maintenance()
 
-        try:
-            report = sweep(db.session, get_dispatcher(), stale_seconds=int(current_app.config["OCR_STALE_SECONDS"]))
-            if report.queued or report.restarted:
-                log.info("sweep: %s queued, %s restarted", report.queued, report.restarted)
-        finally:
-            db.session.remove()
-        self.run_workflow_maintenance()
 
-    def run_workflow_maintenance(self) -> None:
-        """Deadline warnings and escalations, e-mails left pending (queue was down), and a
-        checkpoint of the logbook's head; each in its own transaction, none stopping the others."""
-        from workflows.deadlines import sweep_deadlines
-        from workflows.logbook import take_checkpoint
-        from workflows.notifications import STALE_AFTER, MailSettings, send_pending
+def start_in_process_maintenance(app: Flask) -> threading.Thread:
+    """The embedded default has no worker: a daemon thread of the web process runs the same
+    maintenance every ``OCR_SWEEP_SECONDS``."""
+    interval = int(app.config["OCR_SWEEP_SECONDS"])
 
-        cfg = current_app.config
+    def loop() -> None:
+        while True:
+            time.sleep(interval)
+            with app.app_context():
+                try:
+                    run_maintenance()
+                except Exception:  # keep the loop alive; the next round retries
+                    log.exception("in-process maintenance failed")
 
-        def deadlines() -> None:
-            sweep_deadlines(db.session, now=utcnow(), warning_days=int(cfg["DEADLINE_WARNING_DAYS"]),
-                            tz=str(cfg["TIMEZONE"]), audit_department=str(cfg["AUDIT_DEPARTMENT"]))
-
-        def notifications() -> None:
-            send_pending(db.session, settings=MailSettings.from_config(cfg), older_than=STALE_AFTER)
-
-        def checkpoint() -> None:
-            take_checkpoint(db.session)
-            db.session.commit()
-
-        tasks: dict[str, Callable[[], None]] = {
-            "deadlines": deadlines, "notifications": notifications, "checkpoint": checkpoint}
-        for name, task in tasks.items():
-            try:
-                task()
-            except SQLAlchemyError:
-                db.session.rollback()
-                log.exception("maintenance task %s failed; it runs again on the next interval", name)
-            finally:
-                db.session.remove()
+    thread = threading.Thread(target=loop, name="maintenance", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_worker(*, burst: bool = False) -> None:

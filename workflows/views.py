@@ -42,6 +42,8 @@ from .models import (
     ACTIVE_ROUTING,
     Holiday,
     LogbookEntry,
+    Notification,
+    NotificationStatus,
     Routing,
     RoutingKind,
     RoutingStatus,
@@ -668,3 +670,22 @@ def logbook() -> ResponseReturnValue:
     filters = {"folio": folio, "evento": event, "persona": person}
     return render_template("workflows/logbook.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE,
                            filters=filters, events=EVENT_LABELS, report=report, reason=reason)
+
+
+OUTBOX_STATUS_LABELS = {"pending": "Pendiente", "sent": "Enviado", "failed": "Fallido"}
+
+
+@bp.get("/admin/correos")
+def outbox() -> ResponseReturnValue:
+    """The outbox: every e-mail the product wrote, with its delivery state (newest first)."""
+    _require(Role.ADMIN, Role.AUDITOR, Role.CLERK)
+    status = request.args.get("estado", "")
+    page = max(1, request.args.get("pagina", 1, type=int) or 1)
+    stmt = select(Notification, Filing.folio).outerjoin(Filing, Filing.id == Notification.filing_id)
+    if status in OUTBOX_STATUS_LABELS:
+        stmt = stmt.where(Notification.status == NotificationStatus(status))
+    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = db.session.execute(stmt.order_by(Notification.id.desc()).limit(PAGE_SIZE)
+                              .offset((page - 1) * PAGE_SIZE)).all()
+    return render_template("workflows/outbox.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE,
+                           status=status, labels=OUTBOX_STATUS_LABELS)

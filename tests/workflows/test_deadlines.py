@@ -177,3 +177,23 @@ def test_cli_prints_the_counts(app, client, actors, runner):
     assert result.exit_code == 0, result.output
     assert "Avisos de vencimiento: 1" in result.output and "escalamientos por plazo vencido: 0" in result.output
     assert "Avisos de vencimiento: 0" in runner.invoke(args=["deadlines", "sweep"]).output
+
+
+def test_maintenance_runs_every_task_in_the_app_context(app, demo):
+    """The worker's (and the embedded default's) periodic maintenance: OCR sweep, deadlines,
+    pending e-mail and a logbook checkpoint, each in its own transaction."""
+    import sqlalchemy as sa
+
+    from oficialia.db import db
+    from oficialia.worker import run_maintenance
+    from workflows.logbook import append_entry
+    from workflows.models import LogbookCheckpoint
+
+    with app.app_context():
+        append_entry(db.session, event="note", actor_label="prueba")
+        db.session.commit()
+        run_maintenance()
+        checkpoints = db.session.execute(sa.select(LogbookCheckpoint)).scalars().all()
+        assert [c.seq for c in checkpoints] == [1]
+        run_maintenance()  # nothing new logged: no second checkpoint
+        assert db.session.execute(sa.select(sa.func.count(LogbookCheckpoint.id))).scalar_one() == 1

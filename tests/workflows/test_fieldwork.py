@@ -74,7 +74,7 @@ def test_crew_posts_progress_that_the_filer_sees(app, client, actors, filing):
     timeline = client.get(f"/api/v1/track/{folio}?code={code}").json["timeline"]
     crew = [t for t in timeline if t["event"] == "field_update"]
     assert len(crew) == 2 and all(t["department"] == "Obras Públicas" for t in crew)
-    assert crew[0]["label"] in ("La cuadrilla salió", "Actualización de la cuadrilla")
+    assert [t["label"] for t in crew] == ["La cuadrilla salió", "La cuadrilla terminó"]
     with app.app_context():
         entries = db.session.execute(sa.select(LogbookEntry).where(LogbookEntry.event == "field_update")
                                      .order_by(LogbookEntry.seq)).scalars().all()

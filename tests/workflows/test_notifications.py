@@ -306,3 +306,24 @@ def test_rq_worker_sends_the_queued_notification(app, client, actors, redis_url)
         dispatcher.redis.close()
     (n,) = outbox(app)
     assert n.kind == "received" and n.status is NotificationStatus.SENT
+
+
+def test_outbox_page_lists_the_emails(app, client, demo, make_user, make_token, login):
+    """The embedded default keeps every e-mail in an outbox page that clerks, auditors and admins read."""
+    import io
+
+    from oficialia.models import Role
+    from tests.factories import pdf_bytes
+
+    token = make_token(make_user(Role.CLERK, department="OP"))
+    created = client.post("/api/v1/filings", headers={"Authorization": f"Bearer {token}"},
+                          content_type="multipart/form-data",
+                          data={"subject": "Bache", "filer_name": "Ana", "filer_email": "ana@correo.mx",
+                                "files": [(io.BytesIO(pdf_bytes()), "a.pdf")]})
+    assert created.status_code == 201
+    login(make_user(Role.AUDITOR))
+    page = client.get("/admin/correos").get_data(as_text=True)
+    assert "ana@correo.mx" in page and created.json["folio"] in page
+    client.post("/salir")
+    login(make_user(Role.CITIZEN))
+    assert client.get("/admin/correos").status_code == 403
