@@ -45,7 +45,8 @@ def api_user() -> User:
         user = auth.user_for_token(db.session, token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
             raise Unauthorized("Envíe un token válido en el encabezado «Authorization: Bearer …».")
-        db.session.commit()  # records last use
+        if db.session.dirty:  # records last use (at most once a minute)
+            db.session.commit()
         g.api_user = user
     result: User = g.api_user
     return result

@@ -6,6 +6,7 @@ pool inside the web process (the embedded default). Both run the same job functi
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
@@ -114,6 +115,25 @@ class ThreadDispatcher:
         return future is not None and not future.done()
 
 
+def _start_maintenance_when_serving(app: Flask) -> None:
+    """Start the in-process maintenance thread with the first request, so that command-line
+    runs (``db upgrade``, ``demo``…) never start one."""
+    started = threading.Event()
+    lock = threading.Lock()
+
+    def start() -> None:
+        if started.is_set():
+            return
+        with lock:
+            if not started.is_set():
+                from .worker import start_in_process_maintenance
+
+                start_in_process_maintenance(app)
+                started.set()
+
+    app.before_request(start)
+
+
 def get_dispatcher() -> Dispatcher:
     """The current app's dispatcher."""
     from flask import current_app
@@ -130,8 +150,6 @@ def init_dispatcher(app: Flask) -> Dispatcher:
     else:
         dispatcher = ThreadDispatcher(app, int(cfg["OCR_WORKERS"]))
         if cfg.get("MAINTENANCE_IN_PROCESS") and not app.testing:
-            from .worker import start_in_process_maintenance
-
-            start_in_process_maintenance(app)
+            _start_maintenance_when_serving(app)
     app.extensions["dispatcher"] = dispatcher
     return dispatcher

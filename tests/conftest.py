@@ -72,7 +72,7 @@ def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str
     """The schema, built by the real migrations once per session."""
     from flask_migrate import upgrade
 
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test",
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test", "TESTING": True,
                       "INSTANCE_PATH": str(tmp_path_factory.mktemp("migrate"))})
     with app.app_context():
         upgrade()
