@@ -20,9 +20,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.scratch import scratch_database
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "workflow.md"
-DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_VERIFY_SECONDS = 5.0
 
 
@@ -68,15 +69,7 @@ def main() -> int:
     from workflows.routing import ActionRequest, Target, perform_action
     from workflows.states import Action
 
-    server = os.environ.get("OFICIALIA_TEST_DATABASE", DEFAULT_DATABASE).replace(
-        "postgresql://", "postgresql+psycopg://", 1)
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    name = "oficialia_bench_workflow"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
-    with tempfile.TemporaryDirectory(prefix="bench-wf-") as tmp:
+    with scratch_database("oficialia_bench_workflow") as url, tempfile.TemporaryDirectory(prefix="bench-wf-") as tmp:
         app = create_app({"DATABASE_URL": url, "STORAGE_URL": str(Path(tmp) / "storage"), "SECRET_KEY": "bench",
                           "INSTANCE_PATH": str(Path(tmp) / "instance"), "RATELIMIT_ENABLED": False})
         with app.app_context():
@@ -117,9 +110,6 @@ def main() -> int:
                     bare_ms.append((time.perf_counter() - t0) * 1000)
             db.session.remove()
             db.engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
     p50a, p50b = statistics.median(action_ms), statistics.median(bare_ms)
     p95a = statistics.quantiles(action_ms, n=20)[18]

@@ -11,6 +11,7 @@ an unreferenced, immutable object that a retry of the same file simply reuses.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,8 @@ from .inspection import InspectedFile, UploadLimits, inspect_upload
 from .models import Channel, Department, Document, Filing, Procedure, Role, User
 from .search import index_filing
 from .tracking import hash_code, new_code
+
+log = logging.getLogger(__name__)
 
 #: roles that may file (auditors only read)
 FILING_ROLES = frozenset({Role.CITIZEN, Role.CLERK, Role.STAFF, Role.SIGNER, Role.ADMIN})
@@ -197,7 +200,10 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
         raise
     if dispatcher is not None:
         for document in filing.documents:
-            dispatcher.enqueue_ocr(document.id)
+            try:
+                dispatcher.enqueue_ocr(document.id)
+            except Exception:  # noqa: BLE001 - the filing stands; the sweeper queues what stays pending
+                log.exception("OCR of document %s not queued after intake", document.id)
     # the filer's "received" e-mail; a failure to notify never undoes the intake
     after_intake(session, filing)
     return Received(filing=filing, tracking_code=code)
