@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import io
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -24,20 +23,22 @@ from typing import Any
 
 import qrcode
 import qrcode.constants
-from qrcode.image.pil import PilImage
+from PIL import Image as PILImage
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
+from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    BaseDocTemplate,
     Flowable,
+    Frame,
     HRFlowable,
     Image,
     KeepTogether,
+    PageTemplate,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
@@ -94,29 +95,35 @@ class ReceiptData:
 
 
 _MONTHS = (
-    "enero", "febrero", "marzo", "abril", "mayo", "junio",
-    "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre",
-)  # fmt: skip
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
 
 _FILER_KINDS = {"fisica": "Persona física", "moral": "Persona moral"}
 
+# The same labels as ``models.CHANNEL_LABELS``, kept here so the renderer stays free of the ORM.
 _CHANNELS = {
     "web": "Portal web",
     "ventanilla": "Ventanilla",
     "api": "API",
-    "correo": "Correo electrónico",
-    "email": "Correo electrónico",
-    "telefono": "Centro de atención telefónica",
+    "chatbot": "Chatbot",
     "app": "Aplicación móvil",
-    "movil": "Aplicación móvil",
-    "chatbot": "Asistente virtual",
-    "dependencia": "Otra dependencia",
+    "telefono": "Centro de atención telefónica",
+    "correo": "Correo electrónico",
+    "interinstitucional": "Otra dependencia",
 }
 
-LEGEND = (
-    "Este acuse acredita la recepción del escrito y sus anexos; "
-    "no prejuzga sobre la procedencia de lo solicitado."
-)
+LEGEND = "Este acuse acredita la recepción del escrito y sus anexos; no prejuzga sobre la procedencia de lo solicitado."
 LEGEND_TRACKING = "Consulte el estado de su trámite con el folio y el código de seguimiento."
 NO_TRACKING_CODE = "Código de seguimiento: entregado al presentante"
 
@@ -145,30 +152,27 @@ _S_OFFICE_NOTE = _style("office-note", fontSize=7.5, leading=9.5, textColor=_MUT
 _S_BOX_LABEL = _style("box-label", fontName="Helvetica-Bold", fontSize=7, leading=9, textColor=_MUTED)
 _S_FOLIO = _style("folio", fontName="Helvetica-Bold", fontSize=17, leading=20, textColor=_INK)
 _S_STAMP = _style("stamp", fontSize=7.5, leading=9.5, textColor=_INK)
-_S_TITLE = _style("title", fontName="Helvetica-Bold", fontSize=16, leading=20, alignment=TA_CENTER,
-                  textColor=_ACCENT)
+_S_TITLE = _style("title", fontName="Helvetica-Bold", fontSize=16, leading=20, alignment=TA_CENTER, textColor=_ACCENT)
 _S_INTRO = _style("intro", fontSize=8.5, leading=11, alignment=TA_JUSTIFY, textColor=_MUTED)
 _S_SECTION = _style("section", fontName="Helvetica-Bold", fontSize=8.5, leading=11, textColor=_ACCENT)
 _S_LABEL = _style("label", fontName="Helvetica-Bold", fontSize=8, leading=11, textColor=_MUTED)
 _S_VALUE = _style("value", fontSize=9.5, leading=12)
 _S_VALUE_BOLD = _style("value-bold", fontName="Helvetica-Bold", fontSize=9.5, leading=12)
-_S_TH = _style("th", fontName="Helvetica-Bold", fontSize=7.5, leading=9.5, textColor=_ACCENT)
-_S_TH_RIGHT = _style("th-right", parent=_S_TH, alignment=TA_RIGHT)
 _S_TD = _style("td", fontSize=8.5, leading=10.5)
-_S_TD_RIGHT = _style("td-right", parent=_S_TD, alignment=TA_RIGHT)
 _S_TD_BOLD = _style("td-bold", parent=_S_TD, fontName="Helvetica-Bold")
-_S_TD_BOLD_RIGHT = _style("td-bold-right", parent=_S_TD_BOLD, alignment=TA_RIGHT)
 _S_HASH = _style("hash", fontName="Courier", fontSize=7, leading=9, textColor=_MUTED)
 _S_CODE = _style("code", fontName="Courier-Bold", fontSize=15, leading=19, alignment=TA_CENTER)
-_S_CODE_MISSING = _style("code-missing", fontName="Helvetica-Bold", fontSize=9.5, leading=12,
-                         alignment=TA_CENTER)
+_S_CODE_MISSING = _style("code-missing", fontName="Helvetica-Bold", fontSize=9.5, leading=12, alignment=TA_CENTER)
 _S_NOTE = _style("note", fontSize=7.5, leading=9.5, textColor=_MUTED)
 _S_URL = _style("url", fontName="Courier", fontSize=6.5, leading=8, alignment=TA_CENTER, textColor=_MUTED)
-_S_QR_CAPTION = _style("qr-caption", fontName="Helvetica-Bold", fontSize=7, leading=9, alignment=TA_CENTER,
-                       textColor=_MUTED)
+_S_QR_CAPTION = _style(
+    "qr-caption", fontName="Helvetica-Bold", fontSize=7, leading=9, alignment=TA_CENTER, textColor=_MUTED
+)
 
-# Width of the SHA-256 line: 64 Courier glyphs (0.6 em each) plus the "SHA-256" label.
-_QR_SIZE = 31 * mm
+_QR_SIZE = 34 * mm
+_QR_PIXELS_PER_MODULE = 6
+#: the QR panel is wider than the code so the tracking URL under it wraps in few lines
+_QR_PANEL = 54 * mm
 
 
 def format_received_at(moment: datetime, timezone_label: str) -> str:
@@ -178,10 +182,7 @@ def format_received_at(moment: datetime, timezone_label: str) -> str:
     :param timezone_label: the IANA name shown in parentheses.
     :return: e.g. ``"21 de noviembre de 2026, 10:42:05 h (America/Mexico_City)"``.
     """
-    return (
-        f"{moment.day} de {_MONTHS[moment.month - 1]} de {moment.year}, "
-        f"{moment:%H:%M:%S} h ({timezone_label})"
-    )
+    return f"{moment.day} de {_MONTHS[moment.month - 1]} de {moment.year}, {moment:%H:%M:%S} h ({timezone_label})"
 
 
 def format_size(size: int) -> str:
@@ -212,9 +213,7 @@ def _fold(text: str, *, multiline: bool = False) -> str:
             try:
                 char.encode("cp1252")
             except UnicodeEncodeError:
-                base = "".join(
-                    c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-                )
+                base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
                 try:
                     base.encode("cp1252")
                 except UnicodeEncodeError:
@@ -236,11 +235,20 @@ def _markup(text: str, *, multiline: bool = False) -> str:
 
 def _qr_image(url: str) -> Image:
     """The QR code that opens the tracking page, as a PNG image flowable."""
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=6, border=0)
+    # A two-module margin of its own plus the white panel around it give the quiet zone a scanner needs.
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
     qr.add_data(url)
     qr.make(fit=True)
+    matrix = qr.get_matrix()
+    modules = len(matrix)
+    # Grayscale rather than qrcode's 1-bit image, which ReportLab would widen to RGB; each module
+    # is scaled to a block of pixels so that viewers which smooth images still print sharp edges.
+    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
+    image = PILImage.frombytes("L", (modules, modules), pixels).resize(
+        (modules * _QR_PIXELS_PER_MODULE, modules * _QR_PIXELS_PER_MODULE), PILImage.Resampling.NEAREST
+    )
     png = io.BytesIO()
-    qr.make_image(image_factory=PilImage).save(png, format="PNG")
+    image.save(png, format="PNG")
     png.seek(0)
     return Image(png, width=_QR_SIZE, height=_QR_SIZE)
 
@@ -255,19 +263,21 @@ def _header(data: ReceiptData, width: float) -> Table:
             [Paragraph(f"<b>RECIBIDO</b> {received:%d/%m/%Y} · {received:%H:%M:%S} h", _S_STAMP)],
         ],
         colWidths=[64 * mm],
-        style=TableStyle([
-            ("BOX", (0, 0), (-1, -1), 1.2, _ACCENT),
-            ("LINEABOVE", (0, 2), (-1, 2), 0.5, _RULE),
-            ("LEFTPADDING", (0, 0), (-1, -1), 7),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 7),
-            ("TOPPADDING", (0, 0), (-1, -1), 2),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ("TOPPADDING", (0, 0), (-1, 0), 5),
-            ("BOTTOMPADDING", (0, 1), (-1, 1), 5),
-            ("TOPPADDING", (0, 2), (-1, 2), 4),
-            ("BOTTOMPADDING", (0, 2), (-1, 2), 5),
-        ]),
-    )  # fmt: skip
+        style=TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.2, _ACCENT),
+                ("LINEABOVE", (0, 2), (-1, 2), 0.5, _RULE),
+                ("LEFTPADDING", (0, 0), (-1, -1), 7),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 7),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ("TOPPADDING", (0, 0), (-1, 0), 5),
+                ("BOTTOMPADDING", (0, 1), (-1, 1), 5),
+                ("TOPPADDING", (0, 2), (-1, 2), 4),
+                ("BOTTOMPADDING", (0, 2), (-1, 2), 5),
+            ]
+        ),
+    )
     left = [
         Paragraph(_markup(data.institution), _S_INSTITUTION),
         Paragraph(_markup(data.office), _S_OFFICE),
@@ -277,14 +287,16 @@ def _header(data: ReceiptData, width: float) -> Table:
     return Table(
         [[left, stamp]],
         colWidths=[width - 64 * mm, 64 * mm],
-        style=TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-            ("TOPPADDING", (0, 0), (-1, -1), 0),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
-        ]),
-    )  # fmt: skip
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+            ]
+        ),
+    )
 
 
 def _details(data: ReceiptData, width: float) -> Table:
@@ -292,8 +304,11 @@ def _details(data: ReceiptData, width: float) -> Table:
     kind = _FILER_KINDS.get(data.filer_kind, data.filer_kind)
     channel = _CHANNELS.get(data.channel.lower(), data.channel)
     rows: list[tuple[str, str, ParagraphStyle]] = [
-        ("Fecha y hora de recepción", _markup(format_received_at(data.received_at, data.timezone_label)),
-         _S_VALUE_BOLD),
+        (
+            "Fecha y hora de recepción",
+            _markup(format_received_at(data.received_at, data.timezone_label)),
+            _S_VALUE_BOLD,
+        ),
         ("Medio de recepción", _markup(channel), _S_VALUE),
         ("Recibió", _markup(data.received_by) if data.received_by else "Recepción electrónica", _S_VALUE),
         ("Presentante", _markup(data.filer_name), _S_VALUE_BOLD),
@@ -301,71 +316,96 @@ def _details(data: ReceiptData, width: float) -> Table:
         ("Asunto", _markup(data.subject), _S_VALUE),
         ("Área destinataria", _markup(data.department) if data.department else "No especificada", _S_VALUE),
         ("Trámite", _markup(data.procedure) if data.procedure else "No especificado", _S_VALUE),
-    ]  # fmt: skip
+    ]
     label_width = 44 * mm
     return Table(
-        [[Paragraph(label, _S_LABEL), Paragraph(value, style)] for label, value, style in rows],
+        # Labels are plain strings (no wrapping needed): ReportLab draws those far faster than paragraphs.
+        [[label, Paragraph(value, style)] for label, value, style in rows],
         colWidths=[label_width, width - label_width],
-        style=TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.4, _RULE),
-            ("LINEABOVE", (0, 0), (-1, 0), 0.8, _ACCENT),
-            ("BACKGROUND", (0, 0), (0, -1), _FILL),
-            ("LEFTPADDING", (0, 0), (-1, -1), 6),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 6),
-            ("TOPPADDING", (0, 0), (-1, -1), 3.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-        ]),
-    )  # fmt: skip
+        # An unusually long subject may be taller than a page: let its row continue on the next one.
+        splitInRow=1,
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONT", (0, 0), (0, -1), "Helvetica-Bold", 8, 11),
+                ("TEXTCOLOR", (0, 0), (0, -1), _MUTED),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.4, _RULE),
+                ("LINEABOVE", (0, 0), (-1, 0), 0.8, _ACCENT),
+                ("BACKGROUND", (0, 0), (0, -1), _FILL),
+                ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+                ("TOPPADDING", (0, 0), (-1, -1), 3.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        ),
+    )
 
 
 def _documents(documents: tuple[ReceiptDocument, ...], width: float) -> Table:
     """One row per document; the digest sits under the name so all 64 hex digits fit on one line."""
     number_w, pages_w, size_w = 10 * mm, 17 * mm, 22 * mm
-    rows: list[list[Any]] = [[
-        Paragraph("No.", _S_TH),
-        Paragraph("Documento y huella digital (SHA-256)", _S_TH),
-        Paragraph("Páginas", _S_TH_RIGHT),
-        Paragraph("Tamaño", _S_TH_RIGHT),
-    ]]  # fmt: skip
+    rows: list[list[Any]] = [
+        [
+            "No.",
+            "Documento y huella digital (SHA-256)",
+            "Páginas",
+            "Tamaño",
+        ]
+    ]
     for index, document in enumerate(documents, start=1):
-        rows.append([
-            Paragraph(str(index), _S_TD),
+        rows.append(
             [
-                Paragraph(_markup(document.filename), _S_TD),
-                Paragraph(f'<font name="Helvetica" size="6.5">SHA-256</font>  {_markup(document.sha256)}',
-                          _S_HASH),
-            ],
-            Paragraph(f"{document.pages:,}", _S_TD_RIGHT),
-            Paragraph(format_size(document.size), _S_TD_RIGHT),
-        ])  # fmt: skip
+                str(index),
+                [
+                    Paragraph(_markup(document.filename), _S_TD),
+                    Paragraph(f'<font name="Helvetica" size="6.5">SHA-256</font>  {_markup(document.sha256)}', _S_HASH),
+                ],
+                f"{document.pages:,}",
+                format_size(document.size),
+            ]
+        )
     if not documents:
         rows.append(["", Paragraph("No se recibieron documentos electrónicos.", _S_TD), "", ""])
     count = len(documents)
-    rows.append([
-        "",
-        Paragraph(f"Total: {count} documento{'' if count == 1 else 's'} electrónico{'' if count == 1 else 's'}",
-                  _S_TD_BOLD),
-        Paragraph(f"{sum(d.pages for d in documents):,}", _S_TD_BOLD_RIGHT),
-        Paragraph(format_size(sum(d.size for d in documents)), _S_TD_BOLD_RIGHT),
-    ])  # fmt: skip
+    rows.append(
+        [
+            "",
+            Paragraph(
+                f"Total: {count} documento{'' if count == 1 else 's'} electrónico{'' if count == 1 else 's'}",
+                _S_TD_BOLD,
+            ),
+            f"{sum(d.pages for d in documents):,}",
+            format_size(sum(d.size for d in documents)),
+        ]
+    )
     return Table(
         rows,
         colWidths=[number_w, width - number_w - pages_w - size_w, pages_w, size_w],
         repeatRows=1,
-        style=TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BACKGROUND", (0, 0), (-1, 0), _FILL),
-            ("LINEABOVE", (0, 0), (-1, 0), 0.8, _ACCENT),
-            ("LINEBELOW", (0, 0), (-1, -2), 0.4, _RULE),
-            ("LINEABOVE", (0, -1), (-1, -1), 0.8, _ACCENT),
-            ("LINEBELOW", (0, -1), (-1, -1), 0.8, _ACCENT),
-            ("LEFTPADDING", (0, 0), (-1, -1), 5),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 5),
-            ("TOPPADDING", (0, 0), (-1, -1), 3),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
-        ]),
-    )  # fmt: skip
+        style=TableStyle(
+            [
+                # Cells that never wrap are plain strings, styled here; only names and digests are paragraphs.
+                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 7.5, 9.5),
+                ("TEXTCOLOR", (0, 0), (-1, 0), _ACCENT),
+                ("FONT", (0, 1), (-1, -1), "Helvetica", 8.5, 10.5),
+                ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 8.5, 10.5),
+                ("TEXTCOLOR", (0, 1), (-1, -1), _INK),
+                ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("BACKGROUND", (0, 0), (-1, 0), _FILL),
+                ("LINEABOVE", (0, 0), (-1, 0), 0.8, _ACCENT),
+                ("LINEBELOW", (0, 0), (-1, -2), 0.4, _RULE),
+                ("LINEABOVE", (0, -1), (-1, -1), 0.8, _ACCENT),
+                ("LINEBELOW", (0, -1), (-1, -1), 0.8, _ACCENT),
+                # never leave the total alone on a page: it travels with the last document
+                ("NOSPLIT", (0, -2), (-1, -1)),
+                ("LEFTPADDING", (0, 0), (-1, -1), 5),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+            ]
+        ),
+    )
 
 
 def _annexes(text: str, width: float) -> Table:
@@ -373,21 +413,24 @@ def _annexes(text: str, width: float) -> Table:
     return Table(
         [[Paragraph("Anexos recibidos en físico", _S_LABEL), Paragraph(_markup(text, multiline=True), _S_VALUE)]],
         colWidths=[44 * mm, width - 44 * mm],
-        style=TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BACKGROUND", (0, 0), (0, -1), _FILL),
-            ("BOX", (0, 0), (-1, -1), 0.4, _RULE),
-            ("LEFTPADDING", (0, 0), (-1, -1), 6),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 6),
-            ("TOPPADDING", (0, 0), (-1, -1), 3.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-        ]),
-    )  # fmt: skip
+        splitInRow=1,
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("BACKGROUND", (0, 0), (0, -1), _FILL),
+                ("BOX", (0, 0), (-1, -1), 0.4, _RULE),
+                ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+                ("TOPPADDING", (0, 0), (-1, -1), 3.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        ),
+    )
 
 
 def _tracking(data: ReceiptData, width: float) -> Table:
     """The tracking code in a box, next to the QR code that opens the public tracking page."""
-    qr_width = _QR_SIZE + 14 * mm
+    qr_width = _QR_PANEL
     code_width = width - qr_width - 6 * mm
     if data.tracking_code:
         code: Paragraph = Paragraph(_markup(data.tracking_code), _S_CODE)
@@ -401,19 +444,27 @@ def _tracking(data: ReceiptData, width: float) -> Table:
     code_box = Table(
         [[code]],
         colWidths=[code_width - 12],
-        style=TableStyle([
-            ("BOX", (0, 0), (-1, -1), 1.4, _ACCENT),
-            ("BACKGROUND", (0, 0), (-1, -1), colors.white),
-            ("TOPPADDING", (0, 0), (-1, -1), 6),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
-        ]),
-    )  # fmt: skip
+        style=TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.4, _ACCENT),
+                ("BACKGROUND", (0, 0), (-1, -1), colors.white),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+            ]
+        ),
+    )
     left = [
         Paragraph("CÓDIGO DE SEGUIMIENTO", _S_SECTION),
         Spacer(1, 4),
         code_box,
         Spacer(1, 5),
         Paragraph(note, _S_NOTE),
+        Spacer(1, 4),
+        Paragraph(
+            f"Para consultar su trámite, escanee el código QR o abra la dirección indicada e ingrese el folio "
+            f"<b>{_markup(data.folio)}</b>{' y este código' if data.tracking_code else ' y su código'}.",
+            _S_NOTE,
+        ),
     ]
     url = html.escape(_fold(data.tracking_url), quote=True)
     right = [
@@ -425,24 +476,27 @@ def _tracking(data: ReceiptData, width: float) -> Table:
     return Table(
         [[left, "", right]],
         colWidths=[code_width, 6 * mm, qr_width],
-        style=TableStyle([
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("BACKGROUND", (0, 0), (0, 0), _FILL),
-            ("BOX", (0, 0), (0, 0), 0.4, _RULE),
-            ("BOX", (2, 0), (2, 0), 0.4, _RULE),
-            ("LEFTPADDING", (0, 0), (-1, -1), 6),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 6),
-            ("TOPPADDING", (0, 0), (-1, -1), 7),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
-        ]),
-    )  # fmt: skip
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("ALIGN", (2, 0), (2, 0), "CENTER"),
+                ("BACKGROUND", (0, 0), (0, 0), _FILL),
+                ("BOX", (0, 0), (0, 0), 0.4, _RULE),
+                ("BOX", (2, 0), (2, 0), 0.4, _RULE),
+                ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+                ("TOPPADDING", (0, 0), (-1, -1), 7),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+            ]
+        ),
+    )
 
 
 def _section(title: str) -> list[Flowable]:
     return [Spacer(1, 9), Paragraph(title, _S_SECTION), Spacer(1, 3)]
 
 
-def _draw_page(canvas: Canvas, doc: SimpleDocTemplate, *, data: ReceiptData, first: bool) -> None:
+def _draw_page(canvas: Canvas, doc: BaseDocTemplate, *, data: ReceiptData, first: bool) -> None:
     """Page furniture: a running header after the first page, and the legend in every footer."""
     page_width, _ = doc.pagesize
     left, right = doc.leftMargin, page_width - doc.rightMargin
@@ -483,7 +537,7 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self._pages: list[dict[str, Any]] = []
 
-    def showPage(self) -> None:  # noqa: N802 - ReportLab's API
+    def showPage(self) -> None:  # ReportLab's camelCase API
         self._pages.append(dict(self.__dict__))
         self._startPage()
 
@@ -515,7 +569,7 @@ def render_receipt(data: ReceiptData, *, pagesize: tuple[float, float] = A4) -> 
     if data.received_at.tzinfo is None or data.received_at.utcoffset() is None:
         raise ValueError("received_at must be an aware datetime in the local time zone")
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
+    doc = BaseDocTemplate(
         buffer,
         pagesize=pagesize,
         leftMargin=_MARGIN_X,
@@ -529,6 +583,38 @@ def render_receipt(data: ReceiptData, *, pagesize: tuple[float, float] = A4) -> 
         keywords=_fold(f"acuse de recibo, {data.folio}"),
         lang="es-MX",
         invariant=1,
+    )
+    frame = Frame(
+        doc.leftMargin,
+        doc.bottomMargin,
+        doc.width,
+        doc.height,
+        id="body",
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+    )
+    # Later pages leave room for the running header above the body.
+    later_frame = Frame(
+        doc.leftMargin,
+        doc.bottomMargin,
+        doc.width,
+        doc.height - 5 * mm,
+        id="body-later",
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+    )
+    # Furniture is drawn at the end of each page so the text layer reads body first, footer last.
+    doc.addPageTemplates(
+        [
+            PageTemplate(
+                "first", [frame], onPageEnd=partial(_draw_page, data=data, first=True), autoNextPageTemplate="later"
+            ),
+            PageTemplate("later", [later_frame], onPageEnd=partial(_draw_page, data=data, first=False)),
+        ]
     )
     width = doc.width
     story: list[Flowable] = [
@@ -552,11 +638,5 @@ def render_receipt(data: ReceiptData, *, pagesize: tuple[float, float] = A4) -> 
     if data.physical_annexes and data.physical_annexes.strip():
         story += [Spacer(1, 8), _annexes(data.physical_annexes, width)]
     story += [Spacer(1, 12), KeepTogether([_tracking(data, width)])]
-    on_page: Callable[..., None] = partial(_draw_page, data=data, first=False)
-    doc.build(
-        story,
-        onFirstPage=partial(_draw_page, data=data, first=True),
-        onLaterPages=on_page,
-        canvasmaker=_NumberedCanvas,
-    )
+    doc.build(story, canvasmaker=_NumberedCanvas)
     return buffer.getvalue()

@@ -193,7 +193,8 @@ def _file(channel: Channel, template: str) -> ResponseReturnValue:
     except OficialiaError as e:
         db.session.rollback()
         flash(e.message, "danger")
-        return render_template(template, form=request.form, **_catalogue_choices()), e.http_status
+        extra = {"recent": _recent_window_filings()} if channel is Channel.WINDOW else {}
+        return render_template(template, form=request.form, **extra, **_catalogue_choices()), e.http_status
     _remember_code(received.filing.folio, received.tracking_code)
     return redirect(url_for("oficialia.received", folio=received.filing.folio))
 
@@ -216,9 +217,12 @@ def window() -> ResponseReturnValue:
     _require(Role.CLERK, Role.ADMIN)
     if request.method == "POST":
         return _file(Channel.WINDOW, "oficialia/window.html")
-    recent = db.session.execute(
-        select(Filing).where(Filing.channel == Channel.WINDOW).order_by(Filing.id.desc()).limit(10)).scalars().all()
-    return render_template("oficialia/window.html", form={}, recent=recent, **_catalogue_choices())
+    return render_template("oficialia/window.html", form={}, recent=_recent_window_filings(), **_catalogue_choices())
+
+
+def _recent_window_filings() -> list[Filing]:
+    return list(db.session.execute(
+        select(Filing).where(Filing.channel == Channel.WINDOW).order_by(Filing.id.desc()).limit(10)).scalars())
 
 
 def _filing_for_receipt(folio: str) -> tuple[Filing, str | None]:
