@@ -28,7 +28,7 @@ from storage import ObjectStore
 
 from .logbook import append_entry
 from .machine import is_final
-from .messages import attach_documents, store_uploads
+from .messages import attach_documents, documents_by_owner, store_uploads
 from .models import FieldUpdate
 from .routing import active_routings
 
@@ -167,11 +167,5 @@ def field_updates(session: DbSession, filing: Filing) -> list[UpdateView]:
     rows = session.execute(
         select(FieldUpdate, Department.name).outerjoin(Department, Department.id == FieldUpdate.department_id)
         .where(FieldUpdate.filing_id == filing.id).order_by(FieldUpdate.created_at, FieldUpdate.id)).all()
-    photos: dict[int, list[Document]] = {u.id: [] for u, _ in rows}
-    if photos:
-        for doc in session.execute(select(Document).where(
-                Document.filing_id == filing.id, Document.source == "field_update",
-                Document.field_update_id.in_(list(photos))).order_by(Document.position)).scalars():
-            if doc.field_update_id is not None:
-                photos[doc.field_update_id].append(doc)
+    photos = documents_by_owner(session, filing, "field_update", [u.id for u, _ in rows])
     return [UpdateView(update=u, photos=tuple(photos[u.id]), department=name) for u, name in rows]

@@ -251,14 +251,25 @@ def thread(session: DbSession, filing: Filing) -> list[ThreadMessage]:
     rows = session.execute(
         select(Message, Department.name).outerjoin(Department, Department.id == Message.department_id)
         .where(Message.filing_id == filing.id).order_by(Message.created_at, Message.id)).all()
-    by_message: dict[int, list[Document]] = {m.id: [] for m, _ in rows}
-    if by_message:
-        for doc in session.execute(select(Document).where(
-                Document.filing_id == filing.id, Document.source == "message",
-                Document.message_id.in_(list(by_message))).order_by(Document.position)).scalars():
-            if doc.message_id is not None:
-                by_message[doc.message_id].append(doc)
+    by_message = documents_by_owner(session, filing, "message", [m.id for m, _ in rows])
     return [ThreadMessage(message=m, attachments=tuple(by_message[m.id]), department=name) for m, name in rows]
+
+
+def documents_by_owner(session: DbSession, filing: Filing, source: str, owner_ids: Sequence[int],
+                       ) -> dict[int, list[Document]]:
+    """The documents of ``filing`` attached to each message (``source="message"``) or field
+    update (``"field_update"``) in ``owner_ids``, in position order."""
+    grouped: dict[int, list[Document]] = {owner: [] for owner in owner_ids}
+    if not grouped:
+        return grouped
+    column = Document.message_id if source == "message" else Document.field_update_id
+    for doc in session.execute(select(Document).where(
+            Document.filing_id == filing.id, Document.source == source, column.in_(list(grouped)))
+            .order_by(Document.position)).scalars():
+        owner = doc.message_id if source == "message" else doc.field_update_id
+        if owner is not None:
+            grouped[owner].append(doc)
+    return grouped
 
 
 #: what the filer may download with the tracking code: their originals, the thread's
