@@ -10,14 +10,11 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import abort
-from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .db import DbSession, utcnow
 from .errors import Conflict, InvalidInput, TooManyAttempts, Unauthorized
@@ -136,25 +133,3 @@ def user_for_token(session: DbSession, token: str) -> User | None:
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         row.last_used_at = now
     return row.user
-
-
-def count_users(session: DbSession) -> int:
-    return int(session.execute(select(func.count(User.id))).scalar_one())
-
-
-def roles_required(*roles: Role) -> Callable[[F], F]:
-    """View decorator for the web UI: signed in with one of ``roles`` (403 otherwise)."""
-
-    def decorator(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not current_user.is_authenticated:
-                from flask import current_app
-                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-            if roles and current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped  # type: ignore[return-value]
-
-    return decorator

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Response
 
-from storage import IntegrityError, ObjectNotFound, ObjectStore, StorageError, StoredObject
+from storage import IntegrityError, ObjectNotFound, ObjectStore, StorageError, StoredObject, content_disposition
 
 from .errors import NotFound, OficialiaError, StorageUnavailable
 from .models import Document, Filing, OcrStatus
@@ -90,14 +89,6 @@ OCR_LABELS = {
     OcrStatus.DONE: "Buscable",
     OcrStatus.FAILED: "OCR fallido",
 }
-
-
-def content_disposition(filename: str, *, inline: bool = False) -> str:
-    """A safe header: an ASCII fallback plus the UTF-8 name (RFC 6266 / 5987)."""
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    ascii_name = "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in ascii_name).strip() or "documento"
-    kind = "inline" if inline else "attachment"
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def tracking_url(config: dict[str, Any], folio: str, code: str | None) -> str:

@@ -14,7 +14,6 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -218,7 +217,3 @@ def _actor_label(actor: User | None, filer_name: str) -> str:
     if actor is None:
         return f"{filer_name} (sin cuenta)"
     return f"{actor.name} <{actor.email}>"
-
-
-def local_time(moment: datetime, timezone: str) -> datetime:
-    return moment.astimezone(ZoneInfo(timezone))

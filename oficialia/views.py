@@ -24,6 +24,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, or_, select
 from werkzeug.datastructures import FileStorage
 
+from storage import content_disposition
 from workflows.models import LogbookEntry
 from workflows.routing import log_view
 from workflows.states import STATE_LABELS, FilingState
@@ -252,7 +253,7 @@ def receipt_pdf(folio: str) -> ResponseReturnValue:
     filing, code = _filing_for_receipt(folio)
     pdf = delivery.build_receipt(filing, current_app.config, code)
     response = current_app.response_class(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = delivery.content_disposition(f"acuse-{filing.folio}.pdf")
+    response.headers["Content-Disposition"] = content_disposition(f"acuse-{filing.folio}.pdf")
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .base import ObjectStore, StoredObject, content_key, sha256_hex
+from .base import ObjectStore, StoredObject, content_disposition, content_key, sha256_hex
 from .errors import ImmutableObject, IntegrityError, ObjectNotFound, StorageError
 from .fs_store import FilesystemStore
 from .memory_store import MemoryStore
@@ -28,6 +28,7 @@ __all__ = [
     "ObjectStore",
     "StorageError",
     "StoredObject",
+    "content_disposition",
     "content_key",
     "open_store",
     "sha256_hex",

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import quote
 
 from .errors import IntegrityError
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+_SAFE_FILENAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._- ()")
 
 #: read and hash in chunks of this size
 CHUNK_SIZE = 1024 * 1024
@@ -79,6 +83,23 @@ def verified_chunks(chunks: Iterator[bytes], expected_sha256: str, key: str) -> 
         yield chunk
     if digest.hexdigest() != expected_sha256:
         raise IntegrityError(f"object {key} does not hash to {expected_sha256}")
+
+
+def content_disposition(filename: str) -> str:
+    """An ``attachment`` Content-Disposition that is safe whatever ``filename`` holds.
+
+    ``filename=`` gets a quoted ASCII fallback (accents dropped, anything else replaced by
+    ``_``), ``filename*=`` the full name percent-encoded as UTF-8 (RFC 5987/6266). Slashes
+    become ``_`` (folios such as ``12/2025`` are common in names); quotes, control characters
+    and line breaks never reach the header.
+    """
+    name = filename.replace("/", "_").replace("\\", "_")
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
+    name = name[:200] or "download"
+    decomposed = unicodedata.normalize("NFKD", name)
+    base = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    fallback = "".join(ch if ch in _SAFE_FILENAME_CHARS else "_" for ch in base).strip(" .")
+    return f"attachment; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 class ObjectStore(Protocol):

@@ -13,12 +13,10 @@ Every SDK and transport error is translated into :mod:`storage.errors` here, wit
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 import urllib3
 from minio import Minio
@@ -26,7 +24,7 @@ from minio.commonconfig import COMPLIANCE, GOVERNANCE
 from minio.error import MinioException, S3Error
 from minio.retention import Retention
 
-from .base import CHUNK_SIZE, StoredObject, content_key, sha256_hex, verified_chunks, verify_digest
+from .base import CHUNK_SIZE, StoredObject, content_disposition, content_key, sha256_hex, verified_chunks, verify_digest
 from .errors import ImmutableObject, ObjectNotFound, StorageError
 
 #: user metadata (``x-amz-meta-sha256``) recording the SHA-256 of each object
@@ -36,7 +34,6 @@ _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject"})
 #: S3 caps presigned URLs at 7 days
 _MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 #: characters kept in the ASCII fallback ``filename=`` of Content-Disposition
-_SAFE_FILENAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._- ()")
 
 
 @dataclass(frozen=True)
@@ -112,23 +109,6 @@ def _boundary(what: str) -> Iterator[None]:
         yield
     except (MinioException, urllib3.exceptions.HTTPError) as e:
         raise _translate(e, what) from e
-
-
-def content_disposition(filename: str) -> str:
-    """An ``attachment`` Content-Disposition that is safe whatever ``filename`` holds.
-
-    ``filename=`` gets a quoted ASCII fallback (accents dropped, anything else replaced by
-    ``_``), ``filename*=`` the full name percent-encoded as UTF-8 (RFC 5987/6266). Slashes
-    become ``_`` (folios such as ``12/2025`` are common in names); quotes, control characters
-    and line breaks never reach the header.
-    """
-    name = filename.replace("/", "_").replace("\\", "_")
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
-    name = name[:200] or "download"
-    decomposed = unicodedata.normalize("NFKD", name)
-    base = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    fallback = "".join(ch if ch in _SAFE_FILENAME_CHARS else "_" for ch in base).strip(" .")
-    return f"attachment; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 class MinioStore:

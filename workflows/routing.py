@@ -27,7 +27,7 @@ from .logbook import append_entry
 from .machine import apply
 from .models import ACTIVE_ROUTING, Holiday, Routing, RoutingKind, RoutingStatus
 from .notifications import after_action
-from .states import ACTION_LABELS, Action, FilingState
+from .states import Action, FilingState
 
 MAIL_ROOM_ROLES = frozenset({Role.CLERK, Role.ADMIN})
 DEPARTMENT_ROLES = frozenset({Role.STAFF, Role.SIGNER})
@@ -331,7 +331,3 @@ def log_view(session: DbSession, filing: Filing, actor: User) -> None:
 
 def routings_of(session: DbSession, filing: Filing) -> Sequence[Routing]:
     return session.execute(select(Routing).where(Routing.filing_id == filing.id).order_by(Routing.id)).scalars().all()
-
-
-def label(action: Action) -> str:
-    return ACTION_LABELS[action]
