@@ -316,3 +316,64 @@ class FilingSearch(db.Model):  # type: ignore[name-defined,misc]
 
     filing_id: Mapped[int] = mapped_column(ForeignKey("filings.id"), primary_key=True, autoincrement=False)
     content: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class ResponseSense(StrEnum):
+    FAVORABLE = "favorable"
+    UNFAVORABLE = "desfavorable"
+    PARTIAL = "parcial"
+    INFORMATIVE = "informativa"
+
+
+SENSE_LABELS = {
+    ResponseSense.FAVORABLE: "Favorable",
+    ResponseSense.UNFAVORABLE: "Desfavorable",
+    ResponseSense.PARTIAL: "Parcial",
+    ResponseSense.INFORMATIVE: "Informativa",
+}
+
+
+class ResponseStatus(StrEnum):
+    #: still editable by its author
+    DRAFT = "draft"
+    #: frozen at its first signature, waiting for the others
+    SIGNING = "signing"
+    #: every signature is in: sealed, stored, sent to the filer
+    ISSUED = "issued"
+    CANCELLED = "cancelled"
+
+
+class Response(db.Model):  # type: ignore[name-defined,misc]
+    """The administration's answer to a filing: a PDF signed by one or more officials."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    filing_id: Mapped[int] = mapped_column(ForeignKey("filings.id"), nullable=False, index=True)
+    #: the department that answers
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), nullable=False, index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    sense: Mapped[ResponseSense] = mapped_column(str_enum(ResponseSense), nullable=False)
+    status: Mapped[ResponseStatus] = mapped_column(str_enum(ResponseStatus), nullable=False,
+                                                   default=ResponseStatus.DRAFT, index=True)
+    #: the text composed in the form, rendered as an official letter; None for an uploaded PDF
+    text: Mapped[str | None] = mapped_column(Text)
+    #: the draft PDF (uploaded or rendered), frozen at the first signature
+    draft_key: Mapped[str] = mapped_column(String(300), nullable=False)
+    draft_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    draft_version: Mapped[str | None] = mapped_column(String(200))
+    #: the PDF as it stands after the last signature (the issued response once issued)
+    signed_key: Mapped[str | None] = mapped_column(String(300))
+    signed_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    signed_version: Mapped[str | None] = mapped_column(String(200))
+    signed_size: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    filing: Mapped[Filing] = relationship()
+    department: Mapped[Department] = relationship()
+    author: Mapped[User] = relationship()
+
+    @property
+    def sense_label(self) -> str:
+        return SENSE_LABELS[self.sense]
