@@ -211,12 +211,14 @@ def track(folio: str) -> ResponseReturnValue:
     if filing is None:
         raise NotFound("No se encontró un trámite con ese folio y código de seguimiento.")
     view = tracking.public_view(db.session, filing)
+    from .responses_api import public_response_json
+
     return jsonify({
         "folio": view.folio, "status": view.status.value, "status_label": view.status_label,
         "received_at": _iso(view.received_at), "due_at": _iso(view.due_at),
         "timeline": [{"at": _iso(t.at), "event": t.event, "label": t.label, "department": t.department}
                      for t in view.timeline],
-        "response": None,
+        "response": public_response_json(filing.folio, request.args.get("code", "")),
     })
 
 

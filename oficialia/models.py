@@ -377,3 +377,43 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     @property
     def sense_label(self) -> str:
         return SENSE_LABELS[self.sense]
+
+
+class ResponseSigner(db.Model):  # type: ignore[name-defined,misc]
+    """One required signature of a response, in the order the signers sign; filled in when given."""
+
+    __tablename__ = "response_signers"
+    __table_args__ = (UniqueConstraint("response_id", "position", name="uq_response_signers_response_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id"), nullable=False, index=True)
+    #: 1 for the first signer (whose signature certifies the document), 2 for the next...
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the signing certificate, as read from it at signing time
+    certificate_serial: Mapped[str | None] = mapped_column(String(100))
+    certificate_subject: Mapped[str | None] = mapped_column(String(300))
+    certificate_issuer: Mapped[str | None] = mapped_column(String(300))
+    certificate_rfc: Mapped[str | None] = mapped_column(String(13))
+    #: PAdES level reached: B-B, B-T, B-LT or B-LTA
+    level: Mapped[str | None] = mapped_column(String(10))
+    #: the PDF as it stands after this signature
+    signed_key: Mapped[str | None] = mapped_column(String(300))
+    signed_sha256: Mapped[str | None] = mapped_column(String(64))
+    signed_version: Mapped[str | None] = mapped_column(String(200))
+    signed_size: Mapped[int | None] = mapped_column(Integer)
+
+    response: Mapped[Response] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class SigningThrottle(db.Model):  # type: ignore[name-defined,misc]
+    """Wrong signing passwords per user: after too many, signing is locked for a while."""
+
+    __tablename__ = "signing_throttles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, autoincrement=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,136 @@
+"""The official letter (oficio de respuesta): a response composed as text in a form, rendered as
+a PDF ready to be signed.
+
+This module owns the layout of that letter and nothing else: :func:`render_letter` turns a
+:class:`LetterData` value into PDF bytes, with no Flask, no database and no storage. The
+letterhead names the institution and the answering department; then the folio referred to, the
+place and date, the addressee (the filer), the sense of the response, the text, and a closing
+area left blank for the electronic signatures, which ``firma`` stamps on the last page. The same
+data always gives byte-identical PDFs (ReportLab's *invariant* mode).
+
+Like the acuse, it uses the built-in Helvetica fonts (WinAnsi), which cover Spanish in full.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_JUSTIFY, TA_RIGHT
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import HRFlowable, Paragraph, SimpleDocTemplate, Spacer
+
+__all__ = ["LetterData", "render_letter"]
+
+_MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+           "octubre", "noviembre", "diciembre")
+
+#: room kept free under the text for the visible signature stamps
+SIGNATURE_SPACE = 70 * mm
+
+
+@dataclass(frozen=True)
+class LetterData:
+    """Everything printed on a response letter."""
+
+    #: e.g. "H. Ayuntamiento de Villa Esperanza"
+    institution: str
+    #: the answering department's name
+    department: str
+    #: the filing answered
+    folio: str
+    #: the filing's subject, quoted in the reference line
+    subject: str
+    filer_name: str
+    #: e.g. "Favorable"
+    sense_label: str
+    #: the body, paragraphs separated by blank lines
+    text: str
+    #: aware datetime in the local time zone: the date of the letter
+    dated: datetime
+    #: e.g. "Villa Esperanza" (place of the date line); empty for none
+    place: str = ""
+    #: the signers' names and positions, printed under the signature area
+    signers: tuple[str, ...] = ()
+
+
+def _fold(text: str) -> str:
+    """Keep what WinAnsi can show; fold other characters to their base letter (or drop them)."""
+    out = []
+    for ch in text:
+        try:
+            ch.encode("cp1252")
+            out.append(ch)
+        except UnicodeEncodeError:
+            base = unicodedata.normalize("NFKD", ch).encode("cp1252", "ignore").decode("cp1252")
+            out.append(base)
+    return "".join(out)
+
+
+def _p(text: str) -> str:
+    return html.escape(_fold(text)).replace("\n", "<br/>")
+
+
+def _long_date(moment: datetime) -> str:
+    return f"{moment.day} de {_MONTHS[moment.month - 1]} de {moment.year}"
+
+
+def render_letter(data: LetterData) -> bytes:
+    """Render the response letter.
+
+    :param data: what to print; text is escaped, never interpreted as markup.
+    :returns: the PDF's bytes.
+    """
+    buf = io.BytesIO()
+    base = ParagraphStyle("body", fontName="Helvetica", fontSize=11, leading=15, alignment=TA_JUSTIFY,
+                          spaceAfter=8)
+    head = ParagraphStyle("head", parent=base, fontName="Helvetica-Bold", fontSize=14, leading=18,
+                          alignment=0, spaceAfter=2)
+    dept = ParagraphStyle("dept", parent=base, fontSize=11, textColor=colors.HexColor("#444444"), alignment=0)
+    right = ParagraphStyle("right", parent=base, alignment=TA_RIGHT, spaceAfter=2)
+    small = ParagraphStyle("small", parent=base, fontSize=9, leading=12, textColor=colors.HexColor("#555555"))
+
+    story = [
+        Paragraph(_p(data.institution), head),
+        Paragraph(_p(data.department), dept),
+        HRFlowable(width="100%", thickness=1.2, color=colors.HexColor("#611232"), spaceBefore=4, spaceAfter=10),
+        Paragraph(f"<b>Folio de referencia:</b> {_p(data.folio)}", right),
+        Paragraph(f"<b>Asunto:</b> respuesta a «{_p(data.subject)}»", right),
+        Paragraph(f"<b>Sentido:</b> {_p(data.sense_label)}", right),
+        Paragraph(_p(f"{data.place + ', a ' if data.place else ''}{_long_date(data.dated)}"), right),
+        Spacer(1, 8 * mm),
+        Paragraph(f"<b>{_p(data.filer_name)}</b><br/>Presente", ParagraphStyle("to", parent=base, alignment=0)),
+        Spacer(1, 4 * mm),
+    ]
+    for block in data.text.replace("\r\n", "\n").split("\n\n"):
+        if block.strip():
+            story.append(Paragraph(_p(block.strip()), base))
+    story += [Spacer(1, 6 * mm), Paragraph("Atentamente,", base)]
+    if data.signers:
+        story.append(Paragraph(_p(" · ".join(data.signers)), small))
+    story += [
+        Spacer(1, SIGNATURE_SPACE),
+        Paragraph("Documento firmado con firma electrónica avanzada. Su integridad y la validez de las "
+                  "firmas pueden verificarse con el folio en el portal de la Oficialía de Partes.", small),
+    ]
+
+    def _footer(canvas: Canvas, doc: SimpleDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 8)
+        canvas.setFillColor(colors.HexColor("#666666"))
+        canvas.drawString(20 * mm, 12 * mm, _fold(f"{data.institution} · {data.folio}"))
+        canvas.drawRightString(LETTER[0] - 20 * mm, 12 * mm, f"Página {doc.page}")
+        canvas.restoreState()
+
+    doc = SimpleDocTemplate(buf, pagesize=LETTER, leftMargin=25 * mm, rightMargin=25 * mm, topMargin=20 * mm,
+                            bottomMargin=22 * mm, title=_fold(f"Respuesta al folio {data.folio}"),
+                            author=_fold(data.institution), invariant=1)
+    doc.build(story, onFirstPage=_footer, onLaterPages=_footer)
+    return buf.getvalue()

@@ -1,0 +1,170 @@
+"""The responses part of the JSON API (``/api/v1``, blueprint "responses_api").
+
+* ``POST /filings/<folio>/responses`` — multipart ``file`` (PDF) or ``text``, ``sense``, and
+  optionally ``signers`` (e-mails, in signing order; repeated or comma-separated). Without
+  ``signers``, the caller signs alone if they may sign, else the department's head. 201
+  ``{"id", "status", ...}``.
+* ``POST /responses/<id>/sign`` — multipart ``certificate`` + ``key`` + ``password`` (SAT
+  e.firma) or ``pkcs12`` + ``password``; signs as the caller. 200 ``{"document_id", "sha256",
+  "signer", "level", "status", "issued", "download_url"}``. ``document_id`` is the response's id:
+  its PDF as it stands now (``sha256``: after this signature, or sealed once issued) downloads
+  from ``GET /responses/<document_id>/pdf``.
+* ``GET /responses/<id>`` — the response and its signatures; ``GET /responses/<id>/pdf``.
+* ``GET /signatures/pending`` — the caller's signing queue.
+* ``GET /track/<folio>/response?code=`` — the issued response, for whoever holds the tracking
+  code (no token).
+
+Errors are JSON ``{"error": {"code", "message"}}`` with Spanish messages, 4xx.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+
+from . import access, responses, tracking
+from .api import api_user
+from .db import db
+from .errors import InvalidInput, NotFound
+from .extensions import get_store, limiter
+from .models import Department, Response, Role, User
+from .response_views import file_name, pdf_response, visible_response
+
+bp = Blueprint("responses_api", __name__, url_prefix="/api/v1")
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def response_json(response: Response, *, full: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": response.id, "status": response.status.value, "folio": response.filing.folio,
+        "sense": response.sense.value, "department": response.department.code,
+        "created_at": _iso(response.created_at), "issued_at": _iso(response.issued_at),
+        "sha256": response.signed_sha256 or response.draft_sha256,
+        "download_url": url_for("responses_api.pdf", response_id=response.id, _external=True),
+    }
+    if full:
+        due = responses.next_signer(db.session, response)
+        body["signers"] = [
+            {"position": s.position, "email": s.user.email, "name": s.user.name, "signed_at": _iso(s.signed_at),
+             "level": s.level, "certificate": ({"serial": s.certificate_serial, "rfc": s.certificate_rfc,
+                                                "subject": s.certificate_subject, "issuer": s.certificate_issuer}
+                                               if s.signed_at else None),
+             "due": due is not None and due.id == s.id}
+            for s in responses.signers_of(db.session, response)]
+    return body
+
+
+def public_response_json(folio: str, code: str) -> dict[str, Any] | None:
+    """The ``response`` of the public tracking view: the issued response, or ``None``."""
+    filing = tracking.find_for_tracking(db.session, folio, code)
+    response = responses.issued_response(db.session, filing) if filing is not None else None
+    if response is None:
+        return None
+    return {"id": response.id, "sense": response.sense.value, "issued_at": _iso(response.issued_at),
+            "sha256": response.signed_sha256, "department": response.department.name,
+            "url": url_for("responses_api.track_response", folio=response.filing.folio, code=code, _external=True)}
+
+
+def _signer_ids(user: User, department_id: int, values: list[str]) -> list[int]:
+    eligible = responses.eligible_signers(db.session, department_id)
+    if not values:
+        if any(u.id == user.id for u in eligible):
+            return [user.id]
+        department = db.session.get(Department, department_id)
+        head = department.head if department is not None else None
+        if head is not None and any(u.id == head.id for u in eligible):
+            return [head.id]
+        raise InvalidInput("Indique en «signers» el correo de quien firma la respuesta.", field="signers")
+    by_email = {u.email: u.id for u in eligible}
+    ids = []
+    for email in values:
+        user_id = by_email.get(email.strip().lower())
+        if user_id is None:
+            raise InvalidInput(f"«{email.strip()}» no es firmante activo del área con RFC registrado.",
+                               field="signers")
+        ids.append(user_id)
+    return ids
+
+
+@bp.post("/filings/<folio>/responses")
+def create(folio: str) -> ResponseReturnValue:
+    """Draft the response to a filing."""
+    user = api_user()
+    filing = access.get_filing(db.session, user, folio)
+    upload = request.files.get("file")
+    pdf = upload.read() if upload is not None else None
+    text = request.form.get("text")
+    if pdf is not None and text:
+        raise InvalidInput("Envíe «file» (PDF) o «text», no ambos.", field="text")
+    values = [v for raw in request.form.getlist("signers") for v in raw.split(",") if v.strip()]
+    department = responses.answering_department(db.session, filing, user)
+    response = responses.create_draft(
+        db.session, get_store(), filing, user, sense=responses.parse_sense(request.form.get("sense")),
+        signer_ids=_signer_ids(user, department.id, values),
+        settings=responses.ResponseSettings.from_config(current_app.config), pdf=pdf or None, text=text,
+        filename=(upload.filename or "respuesta.pdf") if upload is not None else "respuesta.pdf")
+    return (jsonify(response_json(response)), 201,
+            {"Location": url_for("responses_api.get", response_id=response.id, _external=True)})
+
+
+@bp.post("/responses/<int:response_id>/sign")
+def sign(response_id: int) -> ResponseReturnValue:
+    """Sign a response as the caller (SAT pair or PKCS#12)."""
+    user = api_user()
+    response = visible_response(user, response_id)
+
+    def read(name: str) -> bytes | None:
+        f = request.files.get(name)
+        return (f.read(responses.MAX_CREDENTIAL_BYTES + 1) or None) if f is not None else None
+
+    credentials = responses.Credentials.parse(password=request.form.get("password"), pkcs12=read("pkcs12"),
+                                              certificate=read("certificate"), key=read("key"))
+    from .signing import signing_settings, trust_roots
+
+    result = responses.sign_response(
+        db.session, get_store(), response, user, credentials, signing=signing_settings(), trust=trust_roots(),
+        settings=responses.ResponseSettings.from_config(current_app.config))
+    return jsonify({
+        "document_id": response.id, "sha256": result.sha256, "signer": result.signer.certificate_subject
+        or user.name, "level": result.level, "status": response.status.value, "issued": result.issued,
+        "download_url": url_for("responses_api.pdf", response_id=response.id, _external=True)})
+
+
+@bp.get("/responses/<int:response_id>")
+def get(response_id: int) -> ResponseReturnValue:
+    """A response and its signatures."""
+    return jsonify(response_json(visible_response(api_user(), response_id)))
+
+
+@bp.get("/responses/<int:response_id>/pdf")
+def pdf(response_id: int) -> ResponseReturnValue:
+    """The response's PDF as it stands (the filer: only once issued)."""
+    response = visible_response(api_user(), response_id)
+    return pdf_response(response, name=file_name(response))
+
+
+@bp.get("/signatures/pending")
+def pending() -> ResponseReturnValue:
+    """The caller's signing queue."""
+    user = api_user()
+    if user.role not in (Role.SIGNER, Role.ADMIN):
+        return jsonify({"responses": []})
+    return jsonify({"responses": [response_json(r, full=False) | {"position": mine.position}
+                                  for r, mine in responses.pending_for(db.session, user)]})
+
+
+@bp.get("/track/<folio>/response")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TRACK"])
+def track_response(folio: str) -> ResponseReturnValue:
+    """The issued response of a filing, with its tracking code; no token."""
+    filing = tracking.find_for_tracking(db.session, folio, request.args.get("code", ""))
+    response = responses.issued_response(db.session, filing) if filing is not None else None
+    if response is None:
+        raise NotFound("No se encontró una respuesta emitida para ese folio y código de seguimiento.")
+    return pdf_response(response, name=file_name(response))
+

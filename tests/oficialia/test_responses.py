@@ -1,0 +1,202 @@
+"""Responses: drafting (uploaded PDF or composed letter), the signers' turns, and the API, on the
+real database (PostgreSQL, and SQLite with ``OFICIALIA_TEST_DATABASE=sqlite``)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pikepdf
+import pytest
+from sqlalchemy import select
+
+from oficialia.db import db
+from oficialia.models import Response, ResponseSigner, ResponseStatus, Role
+from tests.factories import pdf_bytes
+from workflows.models import LogbookEntry
+
+pytestmark = pytest.mark.db
+
+SAT_RFC = "EKU9003173C9"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def office(demo, make_user, make_token) -> dict[str, Any]:
+    """The people of a response: a clerk, Obras Públicas' staff and two signers, a citizen."""
+    citizen = make_user(Role.CITIZEN, email="ana@correo.mx", name="Ana Torres")
+    people = {
+        "clerk": make_user(Role.CLERK, department="OP"),
+        "staff": make_user(Role.STAFF, department="OBRAS", email="jorge@obras.mx", name="Jorge Ramírez"),
+        "signer": make_user(Role.SIGNER, department="OBRAS", email="titular@obras.mx", name="Roberto Salas",
+                            rfc=SAT_RFC),
+        "second": make_user(Role.SIGNER, department="OBRAS", email="juridico@obras.mx", name="Lucía Pérez",
+                            rfc=SAT_RFC),
+        "other": make_user(Role.SIGNER, department="DU", email="titular@du.mx", rfc=SAT_RFC),
+        "norfc": make_user(Role.SIGNER, department="OBRAS", email="sinrfc@obras.mx"),
+        "citizen": citizen,
+    }
+    return {"users": people, "tokens": {k: make_token(v) for k, v in people.items()}}
+
+
+def in_progress(client, office: dict[str, Any]) -> dict[str, Any]:
+    """A citizen's filing, routed to Obras Públicas and accepted there."""
+    tokens = office["tokens"]
+    filed = client.post("/api/v1/filings", headers=bearer(tokens["citizen"]), content_type="multipart/form-data",
+                        data={"subject": "Bache en la calle Encino", "body": "Solicito su reparación.",
+                              "filer_kind": "fisica", "procedure": "OBRAS-BACHEO",
+                              "files": [(io.BytesIO(pdf_bytes()), "escrito.pdf")]})
+    assert filed.status_code == 201, filed.json
+    folio = filed.json["folio"]
+    for token, body in ((tokens["clerk"], {"action": "route", "department": "OBRAS"}),
+                        (tokens["staff"], {"action": "accept"})):
+        moved = client.post(f"/api/v1/filings/{folio}/actions", json=body, headers=bearer(token))
+        assert moved.status_code == 200, moved.json
+    return filed.json
+
+
+def draft(client, token: str, folio: str, **data: Any):
+    return client.post(f"/api/v1/filings/{folio}/responses", headers=bearer(token),
+                       content_type="multipart/form-data", data=data)
+
+
+# --- drafting ----------------------------------------------------------------------------------
+
+
+def test_text_draft_is_rendered_as_a_letter_and_logged(app, client, office):
+    filing = in_progress(client, office)
+    made = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable",
+                 text="Se programó la reparación del bache.\n\nLa cuadrilla acudirá esta semana.",
+                 signers="titular@obras.mx, juridico@obras.mx")
+    assert made.status_code == 201, made.json
+    assert made.json["status"] == "draft"
+    assert [s["email"] for s in made.json["signers"]] == ["titular@obras.mx", "juridico@obras.mx"]
+    assert made.json["signers"][0]["due"] is True
+
+    pdf = client.get(f"/api/v1/responses/{made.json['id']}/pdf", headers=bearer(office["tokens"]["staff"]))
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    with pikepdf.open(io.BytesIO(pdf.data)) as doc:
+        text = b"".join(pikepdf.unparse_content_stream(pikepdf.parse_content_stream(p)) for p in doc.pages)
+    assert filing["folio"].encode() in text
+    assert b"Favorable" in text and b"Ana Torres" in text
+    with app.app_context():
+        entry = db.session.execute(select(LogbookEntry).where(LogbookEntry.event == "response_drafted")).scalar_one()
+        assert entry.public is False
+
+
+def test_uploaded_pdf_draft_keeps_its_bytes(client, office):
+    filing = in_progress(client, office)
+    original = pdf_bytes(2, text="Oficio de respuesta")
+    made = draft(client, office["tokens"]["staff"], filing["folio"], sense="parcial",
+                 file=(io.BytesIO(original), "oficio.pdf"), signers="titular@obras.mx")
+    assert made.status_code == 201, made.json
+    pdf = client.get(f"/api/v1/responses/{made.json['id']}/pdf", headers=bearer(office["tokens"]["signer"]))
+    assert pdf.data == original
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"sense": "quizá", "text": "Texto"}, "sense"),
+    ({"sense": "favorable"}, "text"),
+    ({"sense": "favorable", "text": "Texto", "signers": "sinrfc@obras.mx"}, "signers"),
+    ({"sense": "favorable", "text": "Texto", "signers": "titular@du.mx"}, "signers"),
+    ({"sense": "favorable", "text": "Texto", "signers": "titular@obras.mx,titular@obras.mx"}, "signers"),
+])
+def test_bad_drafts_are_refused_in_spanish(client, office, data, field):
+    filing = in_progress(client, office)
+    data.setdefault("signers", "titular@obras.mx")
+    refused = draft(client, office["tokens"]["staff"], filing["folio"], **data)
+    assert refused.status_code == 422, refused.json
+    assert refused.json["error"]["field"] == field
+    assert refused.json["error"]["message"]
+
+
+def test_a_non_pdf_or_an_already_signed_pdf_is_not_a_draft(client, office):
+    filing = in_progress(client, office)
+    staff = office["tokens"]["staff"]
+    png = draft(client, staff, filing["folio"], sense="favorable", signers="titular@obras.mx",
+                file=(io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"0" * 100), "oficio.pdf"))
+    assert png.status_code in (415, 422), png.json
+    buf = io.BytesIO()
+    with pikepdf.open(io.BytesIO(pdf_bytes())) as doc:
+        doc.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array(), SigFlags=3)
+        doc.save(buf)
+    signed = draft(client, staff, filing["folio"], sense="favorable", signers="titular@obras.mx",
+                   file=(io.BytesIO(buf.getvalue()), "firmado.pdf"))
+    assert signed.status_code == 422
+    assert "firmas" in signed.json["error"]["message"]
+
+
+def test_only_the_department_holding_the_filing_drafts_and_only_one_at_a_time(client, office):
+    filing = in_progress(client, office)
+    folio = filing["folio"]
+    assert draft(client, office["tokens"]["other"], folio, sense="favorable", text="x").status_code == 404
+    assert draft(client, office["tokens"]["citizen"], folio, sense="favorable", text="x").status_code == 403
+    first = draft(client, office["tokens"]["staff"], folio, sense="favorable", text="Uno",
+                  signers="titular@obras.mx")
+    assert first.status_code == 201
+    again = draft(client, office["tokens"]["staff"], folio, sense="favorable", text="Dos",
+                  signers="titular@obras.mx")
+    assert again.status_code == 409
+    assert "en preparación" in again.json["error"]["message"]
+
+
+def test_signer_alone_is_the_default_signer(client, office):
+    filing = in_progress(client, office)
+    made = draft(client, office["tokens"]["signer"], filing["folio"], sense="informativa", text="Aviso.")
+    assert made.status_code == 201, made.json
+    assert [s["email"] for s in made.json["signers"]] == ["titular@obras.mx"]
+
+
+def test_the_queue_shows_only_whose_turn_it_is_and_the_filer_sees_no_draft(client, office):
+    filing = in_progress(client, office)
+    made = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Texto",
+                 signers="juridico@obras.mx,titular@obras.mx")
+    rid = made.json["id"]
+    first = client.get("/api/v1/signatures/pending", headers=bearer(office["tokens"]["second"])).json
+    assert [r["id"] for r in first["responses"]] == [rid]
+    assert client.get("/api/v1/signatures/pending", headers=bearer(office["tokens"]["signer"])).json == \
+        {"responses": []}
+    assert client.get(f"/api/v1/responses/{rid}", headers=bearer(office["tokens"]["citizen"])).status_code == 404
+    assert client.get(f"/api/v1/responses/{rid}/pdf",
+                      headers=bearer(office["tokens"]["citizen"])).status_code == 404
+    # the tracking API shows no response yet
+    tracked = client.get(f"/api/v1/track/{filing['folio']}?code={filing['tracking_code']}")
+    assert tracked.json["response"] is None
+
+
+def test_cancel_a_draft(app, client, office, login):
+    filing = in_progress(client, office)
+    made = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Texto",
+                 signers="titular@obras.mx")
+    login(office["users"]["staff"])
+    page = client.get(f"/expedientes/{filing['folio']}")
+    assert b"Cancelar borrador" in page.data
+    cancelled = client.post(f"/respuestas/{made.json['id']}/cancelar")
+    assert cancelled.status_code == 302
+    with app.app_context():
+        assert db.session.get(Response, made.json["id"]).status is ResponseStatus.CANCELLED
+    assert b"Redactar respuesta" in client.get(f"/expedientes/{filing['folio']}").data
+
+
+def test_draft_through_the_web_form(app, client, office, login):
+    filing = in_progress(client, office)
+    login(office["users"]["staff"])
+    form = client.get(f"/expedientes/{filing['folio']}/respuesta")
+    assert form.status_code == 200 and "Roberto Salas" in form.get_data(as_text=True)
+    assert "Sin RFC" not in form.get_data(as_text=True)
+    bad = client.post(f"/expedientes/{filing['folio']}/respuesta", data={"sense": "favorable", "mode": "text",
+                                                                         "text": "Texto", "signer_1": ""})
+    assert bad.status_code == 422 and "firme" in bad.get_data(as_text=True)
+    with app.app_context():
+        signer_id = office["users"]["signer"].id
+    made = client.post(f"/expedientes/{filing['folio']}/respuesta",
+                       data={"sense": "desfavorable", "mode": "text", "text": "No procede.",
+                             "signer_1": str(signer_id)})
+    assert made.status_code == 302
+    with app.app_context():
+        response = db.session.execute(select(Response)).scalar_one()
+        signers = db.session.execute(select(ResponseSigner)).scalars().all()
+        assert response.sense.value == "desfavorable" and [s.user_id for s in signers] == [signer_id]
