@@ -8,7 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -144,12 +154,18 @@ def public_response(folio: str) -> Response | None:
     return responses.issued_response(db.session, filing) if filing is not None else None
 
 
+@bp.app_template_global()
+def pending_signature_count() -> int:
+    """How many responses wait for the signed-in signer (the menu's badge)."""
+    if not has_request_context() or not current_user.is_authenticated \
+            or current_user.role not in responses.SIGNING_ROLES:
+        return 0
+    return len(responses.pending_for(db.session, current_user._get_current_object()))
+
+
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    pending = 0
-    if current_user.is_authenticated and current_user.role in responses.SIGNING_ROLES:
-        pending = len(responses.pending_for(db.session, current_user._get_current_object()))
-    return {"SENSE_LABELS": SENSE_LABELS, "pending_signatures": pending}
+    return {"SENSE_LABELS": SENSE_LABELS}
 
 
 # --- drafting ----------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ MAX_TEXT = 20_000
 MAX_CREDENTIAL_BYTES = 64 * 1024
 STORE_PREFIX = "responses"
 OPEN_STATUSES = (ResponseStatus.DRAFT, ResponseStatus.SIGNING)
+#: visible signature fields the first (certifying) signature reserves for the institution's seal
+SEAL_FIELDS = 1
 
 STATUS_LABELS = {
     ResponseStatus.DRAFT: "Borrador",
@@ -399,21 +401,13 @@ def _check_lock(session: DbSession, user: User, now: datetime) -> None:
                             f"{minutes} minuto{'s' if minutes != 1 else ''}.")
 
 
-def is_wrong_password(error: firma.FirmaError) -> bool:
-    """Whether ``error`` says the password did not open the key (what the throttle counts)."""
-    wrong = getattr(firma, "WrongPassword", None)
-    if isinstance(wrong, type) and isinstance(error, wrong):
-        return True
-    return getattr(error, "code", "") in ("wrong_password", "bad_password", "incorrect_password")
-
-
 def _refuse(session: DbSession, response: Response, actor: User, error: OficialiaError | firma.FirmaError, *,
             settings: ResponseSettings, now: datetime) -> None:
     """Record a refused signature (and count a wrong password) in its own commit."""
     session.rollback()
-    data: dict[str, object] = {"response_id": response.id, "reason": getattr(error, "code", type(error).__name__),
-                               "message": getattr(error, "message", "")}
-    if isinstance(error, firma.FirmaError) and is_wrong_password(error):
+    data: dict[str, object] = {"response_id": response.id, "reason": type(error).__name__,
+                               "message": error.message}
+    if isinstance(error, firma.WrongPassword):
         row = _throttle(session, actor)
         row.failures += 1
         row.last_failure_at = now
@@ -442,11 +436,13 @@ def _due_signature(session: DbSession, response: Response, actor: User) -> tuple
         raise Forbidden("Usted no figura entre los firmantes de esta respuesta.")
     if pending[0].id != mine[0].id:
         raise Conflict(f"Aún no es su turno: falta la firma de {pending[0].user.name}.")
+    if not actor.rfc:
+        raise Forbidden("Su perfil no tiene RFC registrado: pida al administrador que lo registre para poder firmar.")
     return mine[0], len(pending) == 1
 
 
 def sign_response(session: DbSession, store: ObjectStore, response: Response, actor: User,
-                  credentials: Credentials, *, signing: Any, trust: Any = None,
+                  credentials: Credentials, *, signing: firma.SigningSettings, trust: firma.TrustSettings | None = None,
                   settings: ResponseSettings, seal: Callable[[bytes, str], bytes] | None = None,
                   now: datetime | None = None) -> SignResult:
     """Sign ``response`` as ``actor`` with ``credentials``, and issue it if this was the last
@@ -466,6 +462,7 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
     :raises OficialiaError, firma.FirmaError, WorkflowError: with a Spanish message; a refusal
         of the credentials is logged (and a wrong password counted) before it is raised.
     """
+    at = now  # None: check the certificate now, fetching revocation data where it can be had
     now = now or utcnow()
     filing = response.filing
     due, last = _due_signature(session, response, actor)
@@ -474,7 +471,7 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
     _check_lock(session, actor, now)
     try:
         identity = credentials.load()
-        firma.check_identity(identity, expected_rfc=actor.rfc or "", trust=trust, at=now)
+        firma.check_identity(identity, expected_rfc=actor.rfc, trust=trust, at=at)
     except firma.FirmaError as e:
         _refuse(session, response, actor, e, settings=settings, now=now)
         raise
@@ -487,7 +484,8 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
     pdf = read_version(store, current_version(response))
     stamp = firma.VisibleStamp(folio=filing.folio, verify_url=verify_url(settings, filing.folio))
     signed = firma.sign_pdf(pdf, identity, settings=signing, stamp=stamp, certify=due.position == 1,
-                            reason=f"Respuesta al folio {filing.folio}", location=settings.institution)
+                            reason=f"Respuesta al folio {filing.folio}", location=settings.institution,
+                            later_signatures=len(signers_of(session, response)) - due.position + SEAL_FIELDS)
     del identity  # the decrypted key goes with the last reference to it
     obj = _put(store, signed.data)
     try:

@@ -4,16 +4,22 @@ real database (PostgreSQL, and SQLite with ``OFICIALIA_TEST_DATABASE=sqlite``)."
 from __future__ import annotations
 
 import io
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pikepdf
 import pytest
 from sqlalchemy import select
 
-from oficialia.db import db
-from oficialia.models import Response, ResponseSigner, ResponseStatus, Role
+import firma
+from oficialia import responses
+from oficialia.db import db, utcnow
+from oficialia.errors import Conflict
+from oficialia.extensions import get_store
+from oficialia.models import Response, ResponseSigner, ResponseStatus, Role, SigningThrottle, User
 from tests.factories import pdf_bytes
-from workflows.models import LogbookEntry
+from workflows.models import LogbookEntry, Notification
 
 pytestmark = pytest.mark.db
 
@@ -200,3 +206,172 @@ def test_draft_through_the_web_form(app, client, office, login):
         response = db.session.execute(select(Response)).scalar_one()
         signers = db.session.execute(select(ResponseSigner)).scalars().all()
         assert response.sense.value == "desfavorable" and [s.user_id for s in signers] == [signer_id]
+
+
+# --- signing (service) -------------------------------------------------------------------------
+
+SAT = Path(__file__).resolve().parents[1] / "data" / "sat"
+SAT_PASSWORD = "12345678a"
+
+
+def sat(name: str) -> bytes:
+    return (SAT / name).read_bytes()
+
+
+def sat_trust() -> firma.TrustSettings:
+    return firma.TrustSettings(roots=tuple(firma.load_certificates(sat("sat.certs/ARC_UAT_2022.crt"))),
+                               intermediates=tuple(firma.load_certificates(sat("sat.certs/AC_UAT_2022.crt"))),
+                               allow_fetching=False)
+
+
+def efirma(password: str = SAT_PASSWORD, cer: str = "fake-fiel/EKU9003173C9.cer",
+           key: str = "fake-fiel/EKU9003173C9.key") -> responses.Credentials:
+    return responses.Credentials(password=password, certificate=sat(cer), key=sat(key))
+
+
+class Sealer:
+    """Stands for the institution's seal in service tests: a real seal, counted."""
+
+    def __init__(self, identity: firma.SigningIdentity) -> None:
+        from firma.signer import LoadedKeySigner
+
+        self.seal = firma.InstitutionSeal(LoadedKeySigner(identity.certificate, identity.private_key,
+                                                          firma.pades._store([identity.certificate])))
+        self.calls = 0
+
+    def __call__(self, pdf: bytes, folio: str) -> bytes:
+        self.calls += 1
+        return self.seal.seal(pdf, settings=firma.SigningSettings()).data
+
+
+def sign_as(app, response_id: int, user_id: int, credentials: responses.Credentials, sealer=None):
+    with app.app_context():
+        response = db.session.get(Response, response_id)
+        actor = db.session.get(User, user_id)
+        return responses.sign_response(
+            db.session, get_store(), response, actor, credentials, signing=firma.SigningSettings(),
+            trust=sat_trust(), settings=responses.ResponseSettings.from_config(app.config),
+            seal=sealer or Sealer(efirma().load()))
+
+
+def validate(pdf: bytes) -> list[Any]:
+    """Every signature of ``pdf``, validated against the SAT test CAs with pyHanko."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    trust = sat_trust()
+    reader = PdfFileReader(io.BytesIO(pdf))
+    return [validate_pdf_signature(sig, ValidationContext(trust_roots=list(trust.roots),
+                                                          other_certs=list(trust.intermediates)))
+            for sig in reader.embedded_signatures]
+
+
+def test_two_signers_in_sequence_then_sealed_issued_and_answered(app, client, office):
+    """GIVEN a letter drafted for two signers WHEN both sign with the SAT test e.firma, in turn
+    THEN both signatures validate, the seal is added, the filing is answered, the filer is told
+    and downloads the response with the tracking code; every step is in the logbook."""
+    filing = in_progress(client, office)
+    made = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Procede.",
+                 signers="titular@obras.mx,juridico@obras.mx")
+    rid = made.json["id"]
+    users = office["users"]
+    # out of turn
+    with pytest.raises(Conflict, match="no es su turno"):
+        sign_as(app, rid, users["second"].id, efirma())
+    sealer = Sealer(efirma().load())
+    first = sign_as(app, rid, users["signer"].id, efirma(), sealer)
+    assert first.issued is False and first.level == "B-B" and sealer.calls == 0
+    with app.app_context():
+        assert db.session.get(Response, rid).status is ResponseStatus.SIGNING
+    second = sign_as(app, rid, users["second"].id, efirma(), sealer)
+    assert second.issued is True and sealer.calls == 1
+
+    with app.app_context():
+        response = db.session.get(Response, rid)
+        assert response.status is ResponseStatus.ISSUED and response.issued_at is not None
+        assert response.filing.status.value == "answered"
+        signers = db.session.execute(select(ResponseSigner).order_by(ResponseSigner.position)).scalars().all()
+        assert [s.certificate_rfc for s in signers] == [SAT_RFC, SAT_RFC]
+        events = db.session.execute(select(LogbookEntry.event).where(LogbookEntry.filing_id == response.filing_id)
+                                    .order_by(LogbookEntry.seq)).scalars().all()
+        assert "response_sign_refused" not in events  # out of turn is refused before any credential
+        assert events.count("response_signed") == 2 and events[-2:] == ["response_issued", "answered"]
+        sent = db.session.execute(select(Notification.kind).where(Notification.filing_id == response.filing_id)
+                                  ).scalars().all()
+        assert "answered" in sent
+
+    pdf = client.get(f"/api/v1/track/{filing['folio']}/response?code={filing['tracking_code']}")
+    assert pdf.status_code == 200 and pdf.headers["X-Content-SHA256"] == second.sha256
+    statuses = validate(pdf.data)
+    assert len(statuses) == 3
+    for status in statuses[:2]:
+        assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    embedded = PdfFileReader(io.BytesIO(pdf.data)).embedded_signatures
+    assert embedded[0].docmdp_level is not None  # the first signature certifies
+    assert statuses[1].modification_level is not None
+    # any change to the signed bytes breaks them
+    tampered = bytearray(pdf.data)
+    tampered[200] ^= 0x01  # inside the first revision, covered by every signature
+    assert not any(s.intact for s in validate(bytes(tampered)))
+    tracked = client.get(f"/api/v1/track/{filing['folio']}?code={filing['tracking_code']}").json
+    assert tracked["response"]["sha256"] == second.sha256
+    assert client.get(f"/api/v1/track/{filing['folio']}/response?code=AAAA-BBBB-CCCC").status_code == 404
+
+
+@pytest.mark.parametrize(("credentials", "error", "words"), [
+    (lambda: efirma(password="otra-clave"), firma.WrongPassword, "contraseña"),
+    (lambda: efirma(cer="FIEL_AAA010101AAA/certificate.cer", key="FIEL_AAA010101AAA/private_key.key"),
+     firma.CertificateExpired, "venció"),
+    (lambda: efirma(cer="fake-csd/EKU9003173C9.cer", key="fake-csd/EKU9003173C9.key"), firma.CsdNotEfirma,
+     "sello digital (CSD)"),
+    (lambda: efirma(cer="CSD01_AAA010101AAA/certificate.cer", key="CSD01_AAA010101AAA/private_key.key"),
+     firma.CsdNotEfirma, "sello digital (CSD)"),
+    (lambda: efirma(key="fake-csd/EKU9003173C9.key"), firma.KeyMismatch, "no corresponde"),
+])
+def test_refused_credentials_say_why_and_change_nothing(app, client, office, credentials, error, words):
+    filing = in_progress(client, office)
+    rid = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Procede.",
+                signers="titular@obras.mx").json["id"]
+    with pytest.raises(error) as refused:
+        sign_as(app, rid, office["users"]["signer"].id, credentials())
+    assert words in refused.value.message and SAT_PASSWORD not in refused.value.message
+    with app.app_context():
+        assert db.session.get(Response, rid).status is ResponseStatus.DRAFT
+        entry = db.session.execute(select(LogbookEntry).where(LogbookEntry.event == "response_sign_refused")
+                                   ).scalar_one()
+        assert error.__name__ in entry.content and "otra-clave" not in entry.content
+
+
+def test_the_rfc_on_the_profile_must_match(app, client, office, make_user):
+    filing = in_progress(client, office)
+    other = make_user(Role.SIGNER, department="OBRAS", email="otro@obras.mx", rfc="XAXX010101000")
+    rid = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Procede.",
+                signers="otro@obras.mx").json["id"]
+    with pytest.raises(firma.RfcMismatch):
+        sign_as(app, rid, other.id, efirma())
+
+
+def test_wrong_passwords_lock_signing_for_a_while(app, client, office):
+    filing = in_progress(client, office)
+    rid = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Procede.",
+                signers="titular@obras.mx").json["id"]
+    for _ in range(5):
+        with pytest.raises(firma.WrongPassword):
+            sign_as(app, rid, office["users"]["signer"].id, efirma(password="mal"))
+    with pytest.raises(responses.SigningLocked, match="bloqueada") as locked:
+        sign_as(app, rid, office["users"]["signer"].id, efirma())
+    assert locked.value.http_status == 429
+    with app.app_context():
+        row = db.session.get(SigningThrottle, office["users"]["signer"].id)
+        assert row.locked_until is not None
+        row.locked_until = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    assert sign_as(app, rid, office["users"]["signer"].id, efirma()).issued is True
+
+
+def test_credentials_never_show_their_secrets():
+    creds = efirma()
+    assert SAT_PASSWORD not in repr(creds) and "key=" not in repr(creds)
