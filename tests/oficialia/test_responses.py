@@ -375,3 +375,69 @@ def test_wrong_passwords_lock_signing_for_a_while(app, client, office):
 def test_credentials_never_show_their_secrets():
     creds = efirma()
     assert SAT_PASSWORD not in repr(creds) and "key=" not in repr(creds)
+
+
+# --- signing against the live test PKI (TSA, OCSP, CRLs on loopback) ---------------------------
+
+
+@pytest.mark.pki
+def test_a_pkcs12_signer_after_the_efirma_reaches_b_lta_and_both_stay_valid(app, client, office, make_user,
+                                                                           test_pki):
+    """GIVEN a SAT e.firma signer and then a PKCS#12 signer of the test PKI WHEN both sign, the
+    second at B-LTA with the TSA and OCSP, and the test PKI's seal closes it THEN every
+    signature validates, and still does with the TSA and OCSP switched off."""
+    from tests.fixtures.pki import PASSWORD
+
+    good = make_user(Role.SIGNER, department="OBRAS", email="ana.garcia@obras.mx", rfc="GALA800101AB1")
+    filing = in_progress(client, office)
+    rid = draft(client, office["tokens"]["staff"], filing["folio"], sense="parcial", text="Procede en parte.",
+                signers="titular@obras.mx,ana.garcia@obras.mx").json["id"]
+    trust = firma.TrustSettings(roots=(*sat_trust().roots, test_pki.root),
+                                intermediates=(*sat_trust().intermediates, test_pki.interm), timeout=5.0)
+    seal = firma.InstitutionSeal.from_pkcs12(test_pki.pkcs12["seal"], PASSWORD)
+
+    def sign(user_id: int, credentials: responses.Credentials, settings: firma.SigningSettings):
+        with app.app_context():
+            return responses.sign_response(
+                db.session, get_store(), db.session.get(Response, rid), db.session.get(User, user_id), credentials,
+                signing=settings, trust=trust, settings=responses.ResponseSettings.from_config(app.config),
+                seal=lambda pdf, folio: seal.seal(pdf, settings=test_pki.settings(trust=trust)).data)
+
+    # the SAT test CA has no reachable OCSP here: the e.firma signs at B-T
+    first = sign(office["users"]["signer"].id, efirma(), test_pki.settings(trust=trust, max_level="B-T"))
+    assert first.level == "B-T"
+    second = sign(good.id, responses.Credentials(password=PASSWORD, pkcs12=test_pki.pkcs12["good"]),
+                  test_pki.settings(trust=trust))
+    assert second.level == "B-LTA" and second.issued
+    with app.app_context():
+        pdf = responses.read_version(get_store(), responses.current_version(db.session.get(Response, rid)))
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    with test_pki.switched_off():
+        reader = PdfFileReader(io.BytesIO(pdf))
+        context = ValidationContext(trust_roots=list(trust.roots), other_certs=list(trust.intermediates),
+                                    allow_fetching=False)
+        statuses = [validate_pdf_signature(s, context) for s in reader.embedded_signatures
+                    if s.sig_object_type == "/Sig"]
+    assert len(statuses) == 3
+    assert all(s.intact and s.valid and s.trusted for s in statuses), [s.summary() for s in statuses]
+
+
+@pytest.mark.pki
+def test_a_revoked_certificate_is_refused(app, client, office, make_user, test_pki):
+    from tests.fixtures.pki import PASSWORD
+
+    revoked = make_user(Role.SIGNER, department="OBRAS", email="bruno@obras.mx", rfc="DIRB790202CD2")
+    filing = in_progress(client, office)
+    rid = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Procede.",
+                signers="bruno@obras.mx").json["id"]
+    with app.app_context(), pytest.raises(firma.CertificateRevoked) as refused:
+        responses.sign_response(
+            db.session, get_store(), db.session.get(Response, rid), db.session.get(User, revoked.id),
+            responses.Credentials(password=PASSWORD, pkcs12=test_pki.pkcs12["revoked"]),
+            signing=test_pki.settings(), trust=test_pki.trust(),
+            settings=responses.ResponseSettings.from_config(app.config), seal=lambda pdf, folio: pdf)
+    assert "revocado" in refused.value.message
