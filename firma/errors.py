@@ -7,6 +7,7 @@ password, a key or anything read from a private key file: at most the certificat
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 __all__ = [
@@ -37,6 +38,11 @@ class FirmaError(Exception):
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
         super().__init__(self.message)
+
+    @property
+    def code(self) -> str:
+        """A stable machine-readable code: the class name in snake case (``wrong_password``)."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
 
 
 class InvalidCredential(FirmaError):

@@ -12,7 +12,9 @@ and a QR code to the public verifier.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -33,7 +35,7 @@ from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .errors import SigningFailed, TimestampFailed
+from .errors import SealUnavailable, SigningFailed, TimestampFailed
 from .identity import SigningIdentity, _first, _split_sat_field, load_pkcs12
 from .settings import LEVELS, Level, SigningSettings, VisibleStamp
 from .signer import LoadedKeySigner
@@ -283,6 +285,8 @@ class InstitutionSeal:
     def __init__(self, signer: Signer, chain: Iterable[x509.Certificate] = ()) -> None:
         self._signer = signer
         self._chain = tuple(chain)
+        self._lock: AbstractContextManager[Any] = nullcontext()
+        self._session: Any = None
         cert = signer.signing_cert
         if cert is None:  # pragma: no cover
             raise SigningFailed("El sello no tiene certificado.")
@@ -302,6 +306,52 @@ class InstitutionSeal:
         registry = _store(_path_certs(identity.certificate, identity.chain))
         return cls(LoadedKeySigner(identity.certificate, identity.private_key, registry), identity.chain)
 
+    @classmethod
+    def from_pkcs11(
+        cls,
+        library: str,
+        token_label: str,
+        pin: str,
+        key_label: str,
+        cert_label: str | None = None,
+        *,
+        chain: Iterable[x509.Certificate] = (),
+    ) -> InstitutionSeal:
+        """Use a key kept in a PKCS#11 token (an HSM; SoftHSM2 in tests): one session per process.
+
+        :param library: path of the PKCS#11 module (``libsofthsm2.so``, the HSM vendor's library).
+        :param cert_label: label of the certificate object (defaults to ``key_label``).
+        :param chain: CA certificates to embed when the token holds only the seal's certificate.
+        :raises SealUnavailable: the module, token, PIN, key or certificate cannot be used.
+        """
+        from pkcs11 import PKCS11Error as LibraryError
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign.general import SigningError as PyhankoSigningError
+        from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+
+        try:
+            session = open_pkcs11_session(library, token_criteria=TokenCriteria(label=token_label), user_pin=pin)
+            signer = PKCS11Signer(
+                session, cert_label=cert_label or key_label, key_label=key_label, ca_chain=list(chain)
+            )
+            # Fetch the certificate and the key handle now, not on the first seal.
+            _ = signer.signing_cert
+        except (LibraryError, PyhankoSigningError, OSError, RuntimeError) as e:
+            raise SealUnavailable(
+                "No se pudo abrir el sello de la institución en el módulo PKCS#11 (biblioteca, token, PIN o etiqueta)."
+            ) from e
+        seal = cls(signer, chain)
+        seal._lock = threading.Lock()  # one PKCS#11 session: one seal at a time
+        seal._session = session
+        return seal
+
+    def close(self) -> None:
+        """Close the PKCS#11 session, if any (the key stays on the token)."""
+        session = getattr(self, "_session", None)
+        if session is not None:
+            session.close()
+            self._session = None
+
     def seal(self, pdf: bytes, *, settings: SigningSettings, stamp: VisibleStamp | None = None) -> SignedPdf:
         """Seal ``pdf`` with the institution's certificate (an approval signature, never certifying).
 
@@ -310,7 +360,8 @@ class InstitutionSeal:
         extra = _path_certs(self.certificate, [*self._chain, *settings.trust.intermediates, *settings.trust.roots])
         for cert in extra:
             self._signer.cert_registry.register(cert)
-        return _sign(
-            pdf, self._signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
-            location=None, field_prefix="SelloInstitucional",
-        )
+        with self._lock:
+            return _sign(
+                pdf, self._signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
+                location=None, field_prefix="SelloInstitucional",
+            )
