@@ -116,11 +116,6 @@ def _error_response(status: int, code: str, message: str, **extra: Any) -> Respo
     return render_template("error.html", status=status, message=message), status
 
 
-def _snake(name: str) -> str:
-    """``CsdNotEfirma`` -> ``csd_not_efirma``: the JSON code of a signing error."""
-    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
-
-
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OficialiaError)
     def _domain_error(e: OficialiaError) -> ResponseReturnValue:
@@ -131,7 +126,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(FirmaError)
     def _firma_error(e: FirmaError) -> ResponseReturnValue:
         db.session.rollback()
-        return _error_response(e.http_status, _snake(type(e).__name__), e.message)
+        return _error_response(e.http_status, e.code, e.message)
 
     @app.errorhandler(WorkflowError)
     def _workflow_error(e: WorkflowError) -> ResponseReturnValue:

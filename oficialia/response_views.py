@@ -256,14 +256,14 @@ def sign(response_id: int) -> ResponseReturnValue:
     response = visible_response(user, response_id)
     if request.method == "GET":
         return _sign_page(response, user)
-    from .signing import signing_settings, trust_roots
+    from .signing import signing_settings, trust_settings
 
     try:
         credentials = responses.Credentials.parse(
             password=request.form.get("password"), pkcs12=_file("pkcs12"), certificate=_file("certificate"),
             key=_file("key"))
         result = responses.sign_response(
-            db.session, get_store(), response, user, credentials, signing=signing_settings(), trust=trust_roots(),
+            db.session, get_store(), response, user, credentials, signing=signing_settings(), trust=trust_settings(),
             settings=responses.ResponseSettings.from_config(current_app.config))
     except (OficialiaError, firma.FirmaError) as e:
         db.session.rollback()

@@ -532,14 +532,13 @@ def _text(value: object, limit: int) -> str | None:
 
 
 def verify_url(settings: ResponseSettings, folio: str) -> str:
-    """Where the QR of a signature leads: the public page of the folio."""
+    """Where the QR of a signature leads: the public verifier, for the folio."""
     from urllib.parse import urlencode
 
-    return f"{settings.public_url}/seguimiento?{urlencode({'folio': folio})}"
+    return f"{settings.public_url}/verificar?{urlencode({'folio': folio})}"
 
 
 def _default_seal(pdf: bytes, folio: str) -> bytes:
     from .signing import seal_pdf
 
-    sealed: bytes = seal_pdf(pdf, folio=folio)
-    return sealed
+    return seal_pdf(pdf, folio=folio, visible=True, label="Sello electrónico de la institución").data

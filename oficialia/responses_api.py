@@ -124,10 +124,10 @@ def sign(response_id: int) -> ResponseReturnValue:
 
     credentials = responses.Credentials.parse(password=request.form.get("password"), pkcs12=read("pkcs12"),
                                               certificate=read("certificate"), key=read("key"))
-    from .signing import signing_settings, trust_roots
+    from .signing import signing_settings, trust_settings
 
     result = responses.sign_response(
-        db.session, get_store(), response, user, credentials, signing=signing_settings(), trust=trust_roots(),
+        db.session, get_store(), response, user, credentials, signing=signing_settings(), trust=trust_settings(),
         settings=responses.ResponseSettings.from_config(current_app.config))
     return jsonify({
         "document_id": response.id, "sha256": result.sha256, "signer": result.signer.certificate_subject

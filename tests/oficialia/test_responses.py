@@ -441,3 +441,84 @@ def test_a_revoked_certificate_is_refused(app, client, office, make_user, test_p
             signing=test_pki.settings(), trust=test_pki.trust(),
             settings=responses.ResponseSettings.from_config(app.config), seal=lambda pdf, folio: pdf)
     assert "revocado" in refused.value.message
+
+
+# --- signing through the API, with the app's own signing configuration ------------------------
+
+
+def signing_config(folder: Path, test_pki: Any) -> dict[str, Any]:
+    """The app signs at B-T with the test PKI's TSA, trusts SAT's test CAs and the test PKI,
+    and seals with the test PKI's seal."""
+    from asn1crypto import pem
+
+    from tests.fixtures.pki import PASSWORD
+
+    trust = folder / "trust"
+    trust.mkdir(parents=True)
+    for name in ("ARC_UAT_2022.crt", "AC_UAT_2022.crt"):
+        (trust / name).write_bytes(sat(f"sat.certs/{name}"))
+    for name, cert in (("pki-root.pem", test_pki.root), ("pki-interm.pem", test_pki.interm)):
+        (trust / name).write_bytes(pem.armor("CERTIFICATE", cert.dump()))
+    (folder / "seal.p12").write_bytes(test_pki.pkcs12["seal"])
+    return {"TSA_URL": test_pki.tsa_url, "SIGNING_LEVEL": "B-T", "TRUST_DIR": str(trust),
+            "SEAL_PKCS12": str(folder / "seal.p12"), "SEAL_PASSWORD": PASSWORD, "SIGNING_TIMEOUT": 5}
+
+
+@pytest.fixture
+def app_config(app_config, request, tmp_path):
+    if "test_pki" in request.fixturenames:
+        return app_config | signing_config(tmp_path / "signing", request.getfixturevalue("test_pki"))
+    return app_config
+
+
+def sign_api(client, token: str, response_id: int, **files: Any):
+    return client.post(f"/api/v1/responses/{response_id}/sign", headers=bearer(token),
+                       content_type="multipart/form-data", data=files)
+
+
+def sat_files(cer: str = "fake-fiel/EKU9003173C9.cer", key: str = "fake-fiel/EKU9003173C9.key",
+              password: str = SAT_PASSWORD) -> dict[str, Any]:
+    return {"certificate": (io.BytesIO(sat(cer)), "firma.cer"), "key": (io.BytesIO(sat(key)), "firma.key"),
+            "password": password}
+
+
+@pytest.mark.pki
+def test_sign_through_the_api_with_the_sat_efirma(client, office, test_pki):
+    """The SAT test e.firma signs through the API; refusals are 4xx JSON in Spanish."""
+    filing = in_progress(client, office)
+    tokens = office["tokens"]
+    rid = draft(client, tokens["staff"], filing["folio"], sense="favorable",
+                file=(io.BytesIO(pdf_bytes(1, text="Oficio")), "oficio.pdf"),
+                signers="titular@obras.mx").json["id"]
+    for files, status, code, words in (
+            (sat_files(password="equivocada"), 400, "wrong_password", "contraseña"),
+            (sat_files("fake-csd/EKU9003173C9.cer", "fake-csd/EKU9003173C9.key"), 400, "csd_not_efirma", "CSD"),
+            (sat_files("FIEL_AAA010101AAA/certificate.cer", "FIEL_AAA010101AAA/private_key.key"), 400,
+             "certificate_expired", "venció"),
+            (sat_files(key="CSD01_AAA010101AAA/private_key.key"), 400, "key_mismatch", "no corresponde"),
+            ({"password": SAT_PASSWORD}, 422, "invalid_input", "e.firma"),
+            ({"certificate": (io.BytesIO(b"no soy un certificado"), "x.cer"),
+              "key": (io.BytesIO(sat("fake-fiel/EKU9003173C9.key")), "x.key"), "password": SAT_PASSWORD},
+             400, "invalid_credential", ".cer")):
+        refused = sign_api(client, tokens["signer"], rid, **files)
+        assert refused.status_code == status, refused.json
+        assert refused.json["error"]["code"] == code
+        assert words in refused.json["error"]["message"] and SAT_PASSWORD not in refused.get_data(as_text=True)
+    assert sign_api(client, tokens["second"], rid, **sat_files()).status_code == 403
+
+    signed = sign_api(client, tokens["signer"], rid, **sat_files())
+    assert signed.status_code == 200, signed.json
+    body = signed.json
+    assert body["document_id"] == rid and body["level"] == "B-T" and body["issued"] is True
+    assert body["signer"] == "ESCUELA KEMPER URGATE SA DE CV"
+    pdf = client.get(f"/api/v1/responses/{rid}/pdf", headers=bearer(tokens["citizen"]))
+    assert pdf.status_code == 200 and pdf.headers["X-Content-SHA256"] == body["sha256"]
+    statuses = validate(pdf.data)
+    assert statuses[0].intact and statuses[0].valid and statuses[0].trusted
+    assert statuses[0].timestamp_validity is not None and statuses[0].timestamp_validity.intact
+    again = sign_api(client, tokens["signer"], rid, **sat_files())
+    assert again.status_code == 409 and "emitida" in again.json["error"]["message"]
+    seen = client.get(f"/api/v1/responses/{rid}", headers=bearer(tokens["citizen"])).json
+    assert seen["status"] == "issued" and seen["signers"][0]["certificate"]["rfc"] == SAT_RFC
+    filing_now = client.get(f"/api/v1/filings/{filing['folio']}", headers=bearer(tokens["staff"])).json
+    assert filing_now["status"] == "answered"
