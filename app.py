@@ -132,6 +132,11 @@ def _register_error_handlers(app: Flask) -> None:
     def _workflow_error(e: WorkflowError) -> ResponseReturnValue:
         return _error_response(e.http_status, e.code, e.message)
 
+    @app.errorhandler(FirmaError)
+    def _firma_error(e: FirmaError) -> ResponseReturnValue:
+        db.session.rollback()
+        return _error_response(e.http_status, e.code, e.message)
+
     @app.errorhandler(CSRFError)
     def _csrf_error(e: CSRFError) -> ResponseReturnValue:
         return _error_response(400, "csrf", "La sesión del formulario expiró. Recargue la página e intente de nuevo.")
