@@ -123,11 +123,6 @@ def _register_error_handlers(app: Flask) -> None:
         extra = {"field": field} if field else {}
         return _error_response(e.http_status, e.code, e.message, **extra)
 
-    @app.errorhandler(FirmaError)
-    def _firma_error(e: FirmaError) -> ResponseReturnValue:
-        db.session.rollback()
-        return _error_response(e.http_status, e.code, e.message)
-
     @app.errorhandler(WorkflowError)
     def _workflow_error(e: WorkflowError) -> ResponseReturnValue:
         return _error_response(e.http_status, e.code, e.message)

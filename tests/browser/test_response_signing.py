@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,25 @@ def _filing_in_progress(app: Flask, citizen: str, clerk: str, staff: str) -> dic
         moved = client.post(f"/api/v1/filings/{folio}/actions", json=body, headers={"Authorization": f"Bearer {token}"})
         assert moved.status_code == 200, moved.json
     return filed.json
+
+
+def _validate(pdf: bytes) -> list[tuple[bool, bool, bool, str, str]]:
+    """Each signature (not document timestamps) of ``pdf`` validated with pyHanko against SAT's
+    test CAs: intact, valid, trusted, signer's subject, details."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    roots = firma.load_certificates((SAT / "sat.certs/ARC_UAT_2022.crt").read_bytes())
+    inter = firma.load_certificates((SAT / "sat.certs/AC_UAT_2022.crt").read_bytes())
+    results = []
+    for embedded in PdfFileReader(io.BytesIO(pdf)).embedded_signatures:
+        if embedded.sig_object_type != "/Sig":
+            continue
+        status = validate_pdf_signature(embedded, ValidationContext(trust_roots=roots, other_certs=inter))
+        results.append((status.intact, status.valid, status.trusted, status.signing_cert.subject.human_friendly,
+                        status.pretty_print_details()))
+    return results
 
 
 def _errors(page: Page, errors: list[str]) -> None:
@@ -146,17 +166,11 @@ def test_two_signers_sign_with_the_sat_efirma_and_the_filer_downloads_the_respon
     info.value.save_as(path)
     assert info.value.suggested_filename == f"respuesta-{folio}.pdf"
 
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    roots = firma.load_certificates((SAT / "sat.certs/ARC_UAT_2022.crt").read_bytes())
-    inter = firma.load_certificates((SAT / "sat.certs/AC_UAT_2022.crt").read_bytes())
-    reader = PdfFileReader(io.BytesIO(path.read_bytes()))
-    signatures = [s for s in reader.embedded_signatures if s.sig_object_type == "/Sig"]
-    assert len(signatures) == 3  # two e.firma signatures and the institution's seal
-    for embedded in signatures[:2]:
-        status = validate_pdf_signature(embedded, ValidationContext(trust_roots=roots, other_certs=inter))
-        assert status.intact and status.valid and status.trusted, status.pretty_print_details()
-        assert "ESCUELA KEMPER URGATE" in status.signing_cert.subject.human_friendly
+    # Playwright's sync API keeps an event loop in this thread; pyHanko starts its own: another thread
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        results = pool.submit(_validate, path.read_bytes()).result()
+    assert len(results) == 3  # two e.firma signatures and the institution's seal
+    for intact, valid, trusted, subject, details in results[:2]:
+        assert intact and valid and trusted, details
+        assert "ESCUELA KEMPER URGATE" in subject
     assert errors == []
