@@ -103,6 +103,7 @@ def demo_command() -> None:
     for account in accounts:
         click.echo(f"  {ROLE_LABELS[account.role]:<22} {account.email}")
     _demo_pki()
+    _demo_response()
 
 
 def _demo_pki() -> None:
@@ -115,6 +116,29 @@ def _demo_pki() -> None:
     click.echo(f"PKI de demostración ({state}) en {files.folder}: sello de la institución y raíz de confianza.")
     for email, path in files.signers:
         click.echo(f"  e.firma de demostración de {email}: {path} (contraseña: {demo.DEMO_SIGNER_PASSWORD})")
+
+
+def _demo_response() -> None:
+    from flask import current_app
+
+    from firma import FirmaError
+    from workflows.errors import WorkflowError
+
+    from . import signing
+    from .demo_responses import seed_answered_filing
+    from .extensions import get_store
+
+    try:
+        answered = seed_answered_filing(
+            db.session, get_store(), current_app.config, pki_folder=signing.pki_dir(),
+            signer_password=demo.DEMO_SIGNER_PASSWORD, signing=signing.signing_settings(),
+            trust=signing.trust_settings())
+    except (OficialiaError, FirmaError, WorkflowError) as e:
+        db.session.rollback()
+        click.echo(f"No se pudo preparar el escrito respondido de demostración: {e.message}", err=True)
+        return
+    code = f", código de seguimiento {answered.tracking_code}" if answered.tracking_code else ""
+    click.echo(f"Escrito respondido con una respuesta firmada y sellada: folio {answered.folio}{code}.")
 
 
 ocr_cli = AppGroup("ocr", help="Reconocimiento de texto (OCR) de los documentos.")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pikepdf
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import firma
 from oficialia import responses
@@ -522,3 +522,29 @@ def test_sign_through_the_api_with_the_sat_efirma(client, office, test_pki):
     assert seen["status"] == "issued" and seen["signers"][0]["certificate"]["rfc"] == SAT_RFC
     filing_now = client.get(f"/api/v1/filings/{filing['folio']}", headers=bearer(tokens["staff"])).json
     assert filing_now["status"] == "answered"
+
+
+def test_demo_includes_a_filing_answered_with_a_signed_sealed_response(app, runner):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "respuesta firmada y sellada" in first.output
+    with app.app_context():
+        response = db.session.execute(select(Response)).scalar_one()
+        assert response.status is ResponseStatus.ISSUED and response.filing.status.value == "answered"
+        pdf = responses.read_version(get_store(), responses.current_version(response))
+        from oficialia.signing import pki_dir
+
+        root = firma.load_certificates((pki_dir() / "trust" / "root.pem").read_bytes())
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    signatures = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    assert len(signatures) == 2  # the titular's and the institution's seal
+    for embedded in signatures:
+        status = validate_pdf_signature(embedded, ValidationContext(trust_roots=root))
+        assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Response)).scalar_one() == 1
