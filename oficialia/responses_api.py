@@ -9,7 +9,8 @@
   "signer", "level", "status", "issued", "download_url"}``. ``document_id`` is the response's id:
   its PDF as it stands now (``sha256``: after this signature, or sealed once issued) downloads
   from ``GET /responses/<document_id>/pdf``.
-* ``GET /responses/<id>`` — the response and its signatures; ``GET /responses/<id>/pdf``.
+* ``GET /responses/<id>`` — the response and its signatures; ``GET /responses/<id>/pdf``;
+  ``GET /filings/<folio>/responses`` — every response of a filing the caller may see.
 * ``GET /signatures/pending`` — the caller's signing queue.
 * ``GET /track/<folio>/response?code=`` — the issued response, for whoever holds the tracking
   code (no token).
@@ -110,6 +111,16 @@ def create(folio: str) -> ResponseReturnValue:
         filename=(upload.filename or "respuesta.pdf") if upload is not None else "respuesta.pdf")
     return (jsonify(response_json(response)), 201,
             {"Location": url_for("responses_api.get", response_id=response.id, _external=True)})
+
+
+@bp.get("/filings/<folio>/responses")
+def list_for_filing(folio: str) -> ResponseReturnValue:
+    """The responses of a filing the caller may see (the filer: only issued ones)."""
+    user = api_user()
+    filing = access.get_filing(db.session, user, folio)
+    rows = [r for r in responses.responses_of(db.session, filing)
+            if user.role is not Role.CITIZEN or r.status.value == "issued"]
+    return jsonify({"responses": [response_json(r) for r in rows]})
 
 
 @bp.post("/responses/<int:response_id>/sign")

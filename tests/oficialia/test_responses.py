@@ -483,7 +483,7 @@ def sat_files(cer: str = "fake-fiel/EKU9003173C9.cer", key: str = "fake-fiel/EKU
 
 
 @pytest.mark.pki
-def test_sign_through_the_api_with_the_sat_efirma(client, office, test_pki):
+def test_sign_through_the_api_with_the_sat_efirma(client, office, test_pki, tmp_path):
     """The SAT test e.firma signs through the API; refusals are 4xx JSON in Spanish."""
     filing = in_progress(client, office)
     tokens = office["tokens"]
@@ -518,6 +518,22 @@ def test_sign_through_the_api_with_the_sat_efirma(client, office, test_pki):
     assert statuses[0].timestamp_validity is not None and statuses[0].timestamp_validity.intact
     again = sign_api(client, tokens["signer"], rid, **sat_files())
     assert again.status_code == 409 and "emitida" in again.json["error"]["message"]
+    listed = client.get(f"/api/v1/filings/{filing['folio']}/responses", headers=bearer(tokens["citizen"])).json
+    assert [r["id"] for r in listed["responses"]] == [rid]
+
+    # an independent validator agrees: poppler's pdfsig, with SAT's test root and the test PKI's
+    from asn1crypto import pem
+
+    from tests.firma.test_pdfsig import nss_db, pdfsig
+
+    path = tmp_path / "respuesta.pdf"
+    path.write_bytes(pdf.data)
+    report = pdfsig(nss_db(tmp_path / "nss", sat("sat.certs/ARC_UAT_2022.crt"), sat("sat.certs/AC_UAT_2022.crt"),
+                           pem.armor("CERTIFICATE", test_pki.root.dump()),
+                           pem.armor("CERTIFICATE", test_pki.interm.dump())), path)
+    assert report.count("Signature Validation: Signature is Valid.") == 2, report
+    efirma_part = next(part for part in report.split("Signature #") if "ESCUELA KEMPER URGATE SA DE CV" in part)
+    assert "Certificate Validation: Certificate is Trusted." in efirma_part, report
     seen = client.get(f"/api/v1/responses/{rid}", headers=bearer(tokens["citizen"])).json
     assert seen["status"] == "issued" and seen["signers"][0]["certificate"]["rfc"] == SAT_RFC
     filing_now = client.get(f"/api/v1/filings/{filing['folio']}", headers=bearer(tokens["staff"])).json
