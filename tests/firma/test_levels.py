@@ -112,7 +112,8 @@ def test_untrusted_certificate_is_refused_when_trust_is_required(
 def test_revocation_unknown_when_required_and_services_are_off(test_pki: TestPki) -> None:
     with test_pki.switched_off(), pytest.raises(firma.RevocationUnknown):
         firma.check_identity(
-            test_pki.identity("good"), expected_rfc=None, trust=test_pki.trust(revocation_mode="require", timeout=2)
+            test_pki.identity("good"), expected_rfc=None,
+            trust=test_pki.trust(revocation_mode="require", timeout=2, revocation_cache_seconds=0),
         )
 
 
