@@ -96,6 +96,11 @@ class Defaults:
     SEAL_PKCS11_PIN = ""
     SEAL_PKCS11_KEY_LABEL = ""
     SEAL_PKCS11_CERT_LABEL = ""
+    #: responses: wrong signing passwords per user before signing is locked, and for how long
+    SIGN_MAX_FAILURES = 5
+    SIGN_LOCK_MINUTES = 15
+    #: place printed before the date of a composed response letter ("Villa Esperanza, a ...")
+    LETTER_PLACE = ""
 
 
 def finalize(config: dict[str, Any], instance_path: str) -> None:

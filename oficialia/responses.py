@@ -100,7 +100,7 @@ class ResponseSettings:
     @classmethod
     def from_config(cls, config: Any) -> ResponseSettings:
         return cls(institution=str(config["INSTITUTION"]), timezone=str(config["TIMEZONE"]),
-                   public_url=str(config["PUBLIC_URL"]).rstrip("/"), place=str(config.get("LETTER_PLACE", "")),
+                   public_url=str(config["PUBLIC_URL"]).rstrip("/"), place=str(config.get("LETTER_PLACE") or ""),
                    limits=UploadLimits(max_file_bytes=int(float(config["MAX_FILE_MB"]) * 1024 * 1024),
                                        max_pages=int(config["MAX_PAGES"]), max_pixels=int(config["MAX_PIXELS"])),
                    max_failures=int(config.get("SIGN_MAX_FAILURES", 5)),
