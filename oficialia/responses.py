@@ -468,6 +468,8 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
     due, last = _due_signature(session, response, actor)
     if last:
         apply(filing.status, Action.ANSWER)  # 409 now, not after the signature
+        if seal is None:
+            _require_seal()
     _check_lock(session, actor, now)
     try:
         identity = credentials.load()
@@ -536,6 +538,16 @@ def verify_url(settings: ResponseSettings, folio: str) -> str:
     from urllib.parse import urlencode
 
     return f"{settings.public_url}/verificar?{urlencode({'folio': folio})}"
+
+
+def _require_seal() -> None:
+    """Refuse the last signature up front when no institution seal is configured: an issued
+    response is always sealed."""
+    from .signing import seal_configured
+
+    if not seal_configured():
+        raise firma.SealUnavailable("No hay un sello electrónico de la institución configurado: la respuesta no "
+                                    "puede emitirse. Avise al administrador del sistema.")
 
 
 def _default_seal(pdf: bytes, folio: str) -> bytes:

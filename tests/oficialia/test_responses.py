@@ -564,3 +564,13 @@ def test_demo_includes_a_filing_answered_with_a_signed_sealed_response(app, runn
     assert again.exit_code == 0
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Response)).scalar_one() == 1
+
+
+def test_without_an_institution_seal_the_last_signature_is_refused_before_signing(client, office):
+    filing = in_progress(client, office)
+    rid = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Procede.",
+                signers="titular@obras.mx").json["id"]
+    refused = sign_api(client, office["tokens"]["signer"], rid, **sat_files())
+    assert refused.status_code == 503
+    assert "sello electrónico de la institución" in refused.json["error"]["message"]
+    assert client.get(f"/api/v1/responses/{rid}", headers=bearer(office["tokens"]["staff"])).json["status"] == "draft"
