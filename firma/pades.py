@@ -302,6 +302,9 @@ class InstitutionSeal:
         self._lock: AbstractContextManager[Any] = nullcontext()
         self._reserved: dict[tuple[str, str | None, int], int] = {}
         self._session: Any = None
+        #: with a key in memory, each seal gets a signer of its own (sharing the loaded key object),
+        #: so concurrent seals in threads share no mutable pyHanko state
+        self._identity: SigningIdentity | None = None
         cert = signer.signing_cert
         if cert is None:  # pragma: no cover
             raise SigningFailed("El sello no tiene certificado.")
@@ -319,7 +322,9 @@ class InstitutionSeal:
         """
         identity = load_pkcs12(data, password)
         registry = _store(_path_certs(identity.certificate, identity.chain))
-        return cls(LoadedKeySigner(identity.certificate, identity.private_key, registry), identity.chain)
+        seal = cls(LoadedKeySigner(identity.certificate, identity.private_key, registry), identity.chain)
+        seal._identity = identity
+        return seal
 
     @classmethod
     def from_pkcs11(
@@ -373,8 +378,12 @@ class InstitutionSeal:
         :raises SigningFailed, TimestampFailed:
         """
         extra = _path_certs(self.certificate, [*self._chain, *settings.trust.intermediates, *settings.trust.roots])
-        for cert in extra:
-            self._signer.cert_registry.register(cert)
+        signer = self._signer
+        if self._identity is not None:
+            signer = LoadedKeySigner(self.certificate, self._identity.private_key, _store(extra))
+        else:
+            for cert in extra:
+                signer.cert_registry.register(cert)
         # The seal's signature container has the same size every time (same certificates, same
         # TSA), so measure it once and skip pyHanko's dry-run estimate on later seals.
         key = (settings.level, settings.tsa_url, len(extra))
@@ -382,7 +391,7 @@ class InstitutionSeal:
         with self._lock:
             try:
                 sealed = _sign(
-                    pdf, self._signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
+                    pdf, signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
                     location=None, field_prefix="SelloInstitucional", bytes_reserved=reserved,
                 )
             except SigningFailed:
@@ -390,7 +399,7 @@ class InstitutionSeal:
                     raise
                 self._reserved.pop(key, None)  # the reservation was too small: estimate again
                 sealed = _sign(
-                    pdf, self._signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
+                    pdf, signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
                     location=None, field_prefix="SelloInstitucional",
                 )
         if reserved is None:
