@@ -82,6 +82,12 @@ def _path_certs(cert: x509.Certificate, pool: Iterable[x509.Certificate]) -> lis
     return path
 
 
+def _chains_to_trust(cert: x509.Certificate, chain: Iterable[x509.Certificate], settings: SigningSettings) -> bool:
+    anchors = {root.dump() for root in settings.trust.roots}
+    path = _path_certs(cert, [*chain, *settings.trust.intermediates, *settings.trust.roots])
+    return any(c.dump() in anchors for c in (cert, *path))
+
+
 def _describe(cert: x509.Certificate) -> tuple[str, str | None, str | None]:
     subject = cert.subject.native
     rfcs = _split_sat_field(_first(subject.get("unique_identifier")))
@@ -132,12 +138,17 @@ def _sign(
     later_signatures: int = 0,
     later_prefix: str = "Firma",
     bytes_reserved: int | None = None,
+    chain: Iterable[x509.Certificate] = (),
 ) -> SignedPdf:
     cert = signer.signing_cert
     if cert is None:  # pragma: no cover - every signer we build has one
         raise SigningFailed()
     name, rfc, curp = _describe(cert)
     level = settings.level
+    if LEVELS.index(level) >= LEVELS.index("B-LT") and not _chains_to_trust(cert, chain, settings):
+        # Validation data can only be gathered for a certificate that chains to a trust anchor:
+        # a signer from an unlisted CA still gets a timestamped (B-T) signature.
+        level = "B-T"
     try:
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         existing = len(writer.prev.embedded_signatures)
@@ -269,7 +280,8 @@ def sign_pdf(
     Check the identity first with :func:`firma.check_identity`; this function signs whatever it
     is given.
 
-    :param settings: level, TSA and trust (see :class:`SigningSettings`).
+    :param settings: level, TSA and trust (see :class:`SigningSettings`). B-LT and B-LTA need a
+        certificate that chains to a trust anchor; other signers get B-T (see ``SignedPdf.level``).
     :param stamp: draw a visible signature with QR on the last page; invisible when ``None``.
     :param certify: certify the document (DocMDP, form filling and signing allowed) when this is
         its first signature; ignored when the document is already signed.
@@ -284,7 +296,7 @@ def sign_pdf(
     )
     return _sign(
         pdf, signer, settings=settings, stamp=stamp, certify=certify, reason=reason, location=location,
-        field_prefix="Firma", later_signatures=later_signatures,
+        field_prefix="Firma", later_signatures=later_signatures, chain=identity.chain,
     )
 
 
@@ -302,6 +314,9 @@ class InstitutionSeal:
         self._lock: AbstractContextManager[Any] = nullcontext()
         self._reserved: dict[tuple[str, str | None, int], int] = {}
         self._session: Any = None
+        #: with a key in memory, each seal gets a signer of its own (sharing the loaded key object),
+        #: so concurrent seals in threads share no mutable pyHanko state
+        self._identity: SigningIdentity | None = None
         cert = signer.signing_cert
         if cert is None:  # pragma: no cover
             raise SigningFailed("El sello no tiene certificado.")
@@ -319,7 +334,9 @@ class InstitutionSeal:
         """
         identity = load_pkcs12(data, password)
         registry = _store(_path_certs(identity.certificate, identity.chain))
-        return cls(LoadedKeySigner(identity.certificate, identity.private_key, registry), identity.chain)
+        seal = cls(LoadedKeySigner(identity.certificate, identity.private_key, registry), identity.chain)
+        seal._identity = identity
+        return seal
 
     @classmethod
     def from_pkcs11(
@@ -373,8 +390,12 @@ class InstitutionSeal:
         :raises SigningFailed, TimestampFailed:
         """
         extra = _path_certs(self.certificate, [*self._chain, *settings.trust.intermediates, *settings.trust.roots])
-        for cert in extra:
-            self._signer.cert_registry.register(cert)
+        signer = self._signer
+        if self._identity is not None:
+            signer = LoadedKeySigner(self.certificate, self._identity.private_key, _store(extra))
+        else:
+            for cert in extra:
+                signer.cert_registry.register(cert)
         # The seal's signature container has the same size every time (same certificates, same
         # TSA), so measure it once and skip pyHanko's dry-run estimate on later seals.
         key = (settings.level, settings.tsa_url, len(extra))
@@ -382,16 +403,16 @@ class InstitutionSeal:
         with self._lock:
             try:
                 sealed = _sign(
-                    pdf, self._signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
-                    location=None, field_prefix="SelloInstitucional", bytes_reserved=reserved,
+                    pdf, signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
+                    location=None, field_prefix="SelloInstitucional", bytes_reserved=reserved, chain=self._chain,
                 )
             except SigningFailed:
                 if reserved is None:
                     raise
                 self._reserved.pop(key, None)  # the reservation was too small: estimate again
                 sealed = _sign(
-                    pdf, self._signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
-                    location=None, field_prefix="SelloInstitucional",
+                    pdf, signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
+                    location=None, field_prefix="SelloInstitucional", chain=self._chain,
                 )
         if reserved is None:
             measured = _cms_length(sealed.data, len(pdf))

@@ -17,7 +17,7 @@ from asn1crypto import tsp
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, set_tsp_headers
 
-__all__ = ["SessionTimeStamper", "timestamper"]
+__all__ = ["SessionTimeStamper", "timestamp_digest", "timestamper"]
 
 _local = threading.local()
 #: a kept timestamper is replaced after this long (the TSA's certificate may change)
@@ -60,3 +60,18 @@ def timestamper(url: str, timeout: float) -> SessionTimeStamper:
         entry = (now, SessionTimeStamper(url, timeout=timeout))
         kept[(url, timeout)] = entry
     return entry[1]
+
+
+def timestamp_digest(digest: bytes, *, tsa_url: str, timeout: float = 10.0, md_algorithm: str = "sha256") -> bytes:
+    """An RFC 3161 timestamp token (DER ``ContentInfo``) over ``digest`` from the TSA at ``tsa_url``.
+
+    :param digest: the hash of what is timestamped (``md_algorithm``, SHA-256 by default).
+    :raises TimestampFailed: the TSA did not answer or refused.
+    """
+    from .errors import TimestampFailed
+
+    try:
+        token = asyncio.run(timestamper(tsa_url, timeout).async_timestamp(digest, md_algorithm))
+    except (TimestampRequestError, ValueError) as e:
+        raise TimestampFailed() from e
+    return bytes(token.dump())

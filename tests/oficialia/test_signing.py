@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
@@ -151,3 +152,41 @@ def test_demo_command_prints_the_demo_certificates(app: Flask, runner) -> None: 
     assert "titular.obras.p12" in result.output and demo_module.DEMO_SIGNER_PASSWORD in result.output
     assert "PKI de demostración (creada)" in result.output
     assert "ya existía" in runner.invoke(args=["demo"]).output
+
+
+@pytest.mark.pki
+def test_logbook_checkpoint_gets_a_tsa_timestamp(app: Flask, app_config: dict, test_pki: TestPki) -> None:
+    import asyncio
+    from functools import partial
+
+    from asn1crypto import cms
+    from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+    from pyhanko.sign.validation.status import TimestampSignatureStatus
+
+    from oficialia.db import db
+    from oficialia.worker import run_maintenance
+    from workflows.logbook import append_entry, checkpoint_digest, take_checkpoint
+    from workflows.models import LogbookCheckpoint
+
+    app = create_app(app_config | {"TSA_URL": test_pki.tsa_url})  # the fixture wipes the tables after
+    with app.app_context():
+        append_entry(db.session, event="note", actor_label="pruebas", data={"n": 1})
+        db.session.commit()
+        run_maintenance()  # the periodic checkpoint, with the TSA configured
+        checkpoint = db.session.execute(sa.select(LogbookCheckpoint)).scalar_one()
+        assert checkpoint.tsa_token is not None
+        digest = checkpoint_digest(checkpoint.seq, checkpoint.hash)
+        signed_data = cms.ContentInfo.load(checkpoint.tsa_token)["content"]
+        context = ValidationContext(trust_roots=[test_pki.root])
+        status = TimestampSignatureStatus(
+            **asyncio.run(validate_tst_signed_data(signed_data, context, lambda _md: digest))
+        )
+        assert status.intact and status.valid and status.trusted
+
+        # A TSA that is down leaves the checkpoint without a token; it is stored all the same.
+        append_entry(db.session, event="note", actor_label="pruebas", data={"n": 2})
+        with test_pki.switched_off():
+            later = take_checkpoint(db.session, timestamp=partial(firma.timestamp_digest, tsa_url=test_pki.tsa_url,
+                                                                  timeout=2))
+        db.session.commit()
+        assert later is not None and later.tsa_token is None
