@@ -159,6 +159,7 @@ class IsolatedVerifier:
         intermediates: Sequence[bytes] = (),
         at: datetime | None = None,
         allow_fetch: bool = False,
+        require_revocation: bool = False,
     ) -> VerificationReport:
         """Verify ``pdf`` in a worker; same parameters and answer as :func:`firma.verify.verify_pdf`.
 
@@ -168,6 +169,7 @@ class IsolatedVerifier:
         if os.getpid() != self._pid:  # forked: the workers belong to the parent
             self._reset()
         header = json.dumps({"at": at.isoformat() if at else None, "allow_fetch": allow_fetch,
+                             "require_revocation": require_revocation,
                              "roots": len(trust_roots), "intermediates": len(intermediates)}).encode()
         frames = [header, pdf, *trust_roots, *intermediates]
         deadline = time.monotonic() + self.timeout
@@ -268,38 +270,40 @@ def serve(memory_mb: int, max_jobs: int, parent: int) -> int:
     logging.disable(logging.CRITICAL)
     from .verify import verify_pdf
 
-    if memory_mb:
-        _limit_memory(memory_mb)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     stdin = sys.stdin.buffer
     # the real standard output becomes the private channel; anything a library prints goes to stderr
     sys.stdout.flush()
     stdout = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
+    if memory_mb:
+        _limit_memory(memory_mb)
     for _ in range(max_jobs):
         try:
-            header = json.loads(_read_frame(stdin))
+            answer = _serve_one(stdin, verify_pdf)
         except EOFError:
             return 0
-        pdf = _read_frame(stdin)
-        roots = [_read_frame(stdin) for _ in range(int(header["roots"]))]
-        intermediates = [_read_frame(stdin) for _ in range(int(header["intermediates"]))]
-        at = datetime.fromisoformat(header["at"]) if header.get("at") else None
-        try:
-            report = verify_pdf(pdf, trust_roots=roots, intermediates=intermediates, at=at,
-                                allow_fetch=bool(header.get("allow_fetch")))
-            answer = json.dumps(report.to_dict()).encode()
         except MemoryError:
-            answer = b""
-            del pdf
-            _write_frame(stdout, json.dumps(
-                {"error": f"la verificación excedió el límite de memoria ({memory_mb} MiB); el archivo puede "
-                          "estar construido para agotar los recursos."}).encode())
+            answer = json.dumps({"error": f"la verificación excedió el límite de memoria ({memory_mb} MiB); el "
+                                          "archivo puede estar construido para agotar los recursos."}).encode()
+            _write_frame(stdout, answer)
             stdout.flush()
             return EXIT_MEMORY
         _write_frame(stdout, answer)
         stdout.flush()
     return 0
+
+
+def _serve_one(stdin: IO[bytes], verify: Any) -> bytes:
+    header = json.loads(_read_frame(stdin))
+    pdf = _read_frame(stdin)
+    roots = [_read_frame(stdin) for _ in range(int(header["roots"]))]
+    intermediates = [_read_frame(stdin) for _ in range(int(header["intermediates"]))]
+    at = datetime.fromisoformat(header["at"]) if header.get("at") else None
+    report = verify(pdf, trust_roots=roots, intermediates=intermediates, at=at,
+                    allow_fetch=bool(header.get("allow_fetch")),
+                    require_revocation=bool(header.get("require_revocation")))
+    return json.dumps(report.to_dict()).encode()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -90,6 +90,7 @@ def verify_pdf(
     intermediates: Sequence[bytes] = (),
     at: datetime | None = None,
     allow_fetch: bool = False,
+    require_revocation: bool = False,
 ) -> VerificationReport:
     """Verify every signature of ``pdf`` and the updates made after each of them.
 
@@ -99,12 +100,14 @@ def verify_pdf(
         themselves).
     :param at: validation time (aware datetime); ``None`` means now.
     :param allow_fetch: fetch missing OCSP responses / CRLs / certificates over the network.
+    :param require_revocation: a signature whose revocation status could not be checked (no
+        OCSP/CRL in the file, no fetching) is INDETERMINATE instead of passing with a note.
     :return: the report; never raises for a bad file (fail closed: NO SE PUEDE VERIFICAR).
     """
     sha256 = hashlib.sha256(pdf).hexdigest()
     try:
         return _verify(pdf, sha256, trust_roots=trust_roots, intermediates=intermediates, at=at,
-                       allow_fetch=allow_fetch)
+                       allow_fetch=allow_fetch, require_revocation=require_revocation)
     except RecursionError:
         return VerificationReport.cannot_verify(
             "La estructura del archivo es demasiado profunda para analizarla con seguridad.",
@@ -129,7 +132,7 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 def _verify(pdf: bytes, sha256: str, *, trust_roots: Sequence[bytes], intermediates: Sequence[bytes],
-            at: datetime | None, allow_fetch: bool) -> VerificationReport:
+            at: datetime | None, allow_fetch: bool, require_revocation: bool) -> VerificationReport:
     size = len(pdf)
     if not pdf.lstrip()[:5] == b"%PDF-":
         return VerificationReport.cannot_verify("El archivo no es un PDF.", sha256=sha256, size=size,
@@ -167,7 +170,8 @@ def _verify(pdf: bytes, sha256: str, *, trust_roots: Sequence[bytes], intermedia
     for emb in sorted(embedded, key=lambda e: e.signed_revision):
         vc = dss.as_validation_context(dict(vc_kwargs)) if dss is not None else ValidationContext(**vc_kwargs)
         reports.append(_verify_signature(emb, vc, context, has_revinfo=has_revinfo,
-                                         revocation_checked=has_revinfo or allow_fetch))
+                                         revocation_checked=has_revinfo or allow_fetch,
+                                         require_revocation=require_revocation))
 
     last_revision = max(r.signed_revision for r in reports)
     after_last = tuple(c for c in context.changes_since(last_revision) if c.kind is not ChangeKind.SIGNATURES)
@@ -230,7 +234,7 @@ def _structure_problems(pdf: bytes, reader: PdfFileReader) -> list[str]:
 
 
 def _verify_signature(emb: EmbeddedPdfSignature, vc: ValidationContext, context: _Context, *,
-                      has_revinfo: bool, revocation_checked: bool) -> SignatureReport:
+                      has_revinfo: bool, revocation_checked: bool, require_revocation: bool) -> SignatureReport:
     is_timestamp = emb.sig_object_type == "/DocTimeStamp"
     kind = "timestamp" if is_timestamp else "signature"
     field_name = str(emb.field_name or "")
@@ -259,7 +263,7 @@ def _verify_signature(emb: EmbeddedPdfSignature, vc: ValidationContext, context:
             reason=f"la estructura de la firma no es válida ({type(e).__name__}: {_short(str(e))}).")
 
     coverage = status.coverage.name if status.coverage is not None else "UNCLEAR"
-    pyhanko_kind = _from_pyhanko(status, context)
+    pyhanko_kind = _from_pyhanko(status)
     changes_kind = worst([own, pyhanko_kind])
     if pyhanko_kind.rank > own.rank and coverage in ("ENTIRE_FILE", "ENTIRE_REVISION"):
         diff = status.diff_result
@@ -280,6 +284,9 @@ def _verify_signature(emb: EmbeddedPdfSignature, vc: ValidationContext, context:
     trust_problem = status.trust_problem_indic.name if status.trust_problem_indic is not None else ""
     indication, sub, verdict, reason = _signature_verdict(status, coverage, changes_kind, changes, revocation,
                                                           is_timestamp, base["timestamp_trusted"])
+    if verdict is Verdict.VALID and require_revocation and revocation == "not_checked":
+        indication, sub, verdict = Indication.INDETERMINATE, "TRY_LATER", Verdict.CANNOT_VERIFY
+        reason = _trust_reason(sub)
     return SignatureReport(
         **base, chain=tuple(_chain(status.validation_path, emb)), intact=bool(status.intact),
         valid=bool(status.valid), coverage=coverage, changes_after_signing=changes_kind, changes=changes,
@@ -347,19 +354,18 @@ def _revocation(status: Any, checked: bool) -> tuple[str, str]:
     return "unknown", "No se pudo determinar."
 
 
-def _from_pyhanko(status: Any, context: _Context) -> ChangeKind:
-    """Map pyHanko's modification level; form filling only of signature fields counts as signatures."""
+def _from_pyhanko(status: Any) -> ChangeKind:
+    """Map pyHanko's modification level.
+
+    pyHanko's FORM_FILLING means "signing and form filling that DocMDP allows"; its list of changed
+    fields also names fields whose widgets were merely listed again, so which values really changed
+    is left to the strict review of the updates, which looks at the objects themselves.
+    """
     level = status.modification_level
     if level is None or level is ModificationLevel.NONE:
         return ChangeKind.NONE
-    if level is ModificationLevel.LTA_UPDATES:
+    if level in (ModificationLevel.LTA_UPDATES, ModificationLevel.FORM_FILLING):
         return ChangeKind.SIGNATURES
-    if level is ModificationLevel.FORM_FILLING:
-        diff = status.diff_result
-        fields: set[str] = set(getattr(diff, "changed_form_fields", set())) if diff is not None else set()
-        if fields and fields <= context.signed_field_names:
-            return ChangeKind.SIGNATURES
-        return ChangeKind.FORM_FILLING
     if level is ModificationLevel.ANNOTATIONS:
         return ChangeKind.ANNOTATIONS
     return ChangeKind.OTHER
