@@ -98,10 +98,31 @@ def demo_command() -> None:
     except OficialiaError as e:
         _fail(e)
         return
+    _trust_demo_pki()
     click.echo("Datos de demostración listos. Cuentas (contraseña para todas: "
                f"{demo.DEMO_PASSWORD}):")
     for account in accounts:
         click.echo(f"  {ROLE_LABELS[account.role]:<22} {account.email}")
+
+
+def _trust_demo_pki() -> None:
+    """Trust the demo PKI's CAs (written to <instance>/pki/trust/ by the demo's PKI step); idempotent,
+    and nothing to do when that folder does not exist."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from .trust import import_trust_folder
+
+    folder = Path(current_app.instance_path) / "pki" / "trust"
+    try:
+        count = import_trust_folder(db.session, folder, note="PKI de demostración (flask demo)")
+        db.session.commit()
+    except OficialiaError as e:
+        _fail(e)
+        return
+    if count:
+        click.echo(f"Almacén de confianza: {count} certificado(s) de la PKI de demostración.")
 
 
 ocr_cli = AppGroup("ocr", help="Reconocimiento de texto (OCR) de los documentos.")
