@@ -474,11 +474,12 @@ class _Revision:
     root: Any
     dss_refs: set[generic.Reference]
     acroform_ref: generic.Reference | None
-    sig_ap_refs: set[generic.Reference]
-    annot_ap_refs: set[generic.Reference]
     field_refs: set[generic.Reference]
     annots_arrays: set[generic.Reference]
     page_of: dict[generic.Reference, int]
+    sig_fields: list[Any]
+    #: objects reachable from the appearances of signature widgets / of other annotations (lazy)
+    appearances: tuple[set[generic.Reference], set[generic.Reference]] | None = None
 
 
 class _Context:
@@ -499,14 +500,21 @@ class _Context:
                 self.timestamp_revisions.append(emb.signed_revision)
         self._revisions: dict[int, _Revision] = {}
         self._changes: dict[int, list[Change]] = {}
-        self.dss_revision = self._dss_revision()
+        self._dss_revision: int | None = None
 
-    def _dss_revision(self) -> int:
-        for rev in range(self.reader.xrefs.total_revisions):
-            root = self.revision(rev).root
-            if "/DSS" in root:
-                return rev
-        return int(self.reader.xrefs.total_revisions)
+    @property
+    def dss_revision(self) -> int:
+        """The first revision whose catalog has a DSS (validation data); past the end if none."""
+        if self._dss_revision is None:
+            total = int(self.reader.xrefs.total_revisions)
+            self._dss_revision = total
+            for rev in range(total):
+                resolver = self.reader.get_historical_resolver(rev)
+                root = resolver.get_object(resolver.root_ref)
+                if isinstance(root, generic.DictionaryObject) and "/DSS" in root:
+                    self._dss_revision = rev
+                    break
+        return self._dss_revision
 
     def changes_since(self, revision: int) -> list[Change]:
         out: list[Change] = []
@@ -531,10 +539,9 @@ class _Context:
         if dss is not None:
             _collect(resolver, dss, dss_refs)
         page_of = {ref: number for number, ref in enumerate(_page_refs_of(resolver, root), start=1)}
-        sig_ap: set[generic.Reference] = set()
-        annot_ap: set[generic.Reference] = set()
         field_refs: set[generic.Reference] = set()
         annots_arrays: set[generic.Reference] = set()
+        sig_fields: list[Any] = []
         acroform_ref = None
         acroform = root.raw_get("/AcroForm") if "/AcroForm" in root else None
         if isinstance(acroform, generic.IndirectObject):
@@ -543,20 +550,34 @@ class _Context:
         for fref, fdict in _walk_fields(resolver, fields):
             field_refs.add(fref)
             if fdict.get("/FT") == "/Sig" and "/AP" in fdict:
-                _collect(resolver, fdict.raw_get("/AP"), sig_ap)
+                sig_fields.append(fdict)
         for page_ref in page_of:
             page = resolver.get_object(page_ref)
             annots = page.raw_get("/Annots") if "/Annots" in page else None
             if isinstance(annots, generic.IndirectObject):
                 annots_arrays.add(_plain(annots.reference))
-            for a in _deref(resolver, annots) if annots is not None else []:
-                adict = _deref(resolver, a)
-                if isinstance(adict, generic.DictionaryObject) and "/AP" in adict:
-                    is_sig = adict.get("/FT") == "/Sig" or (
-                        "/Parent" in adict and _deref(resolver, adict.raw_get("/Parent")).get("/FT") == "/Sig")
-                    _collect(resolver, adict.raw_get("/AP"), sig_ap if is_sig else annot_ap)
-        return _Revision(resolver, root_ref, root, dss_refs, acroform_ref, sig_ap, annot_ap, field_refs,
-                         annots_arrays, page_of)
+        return _Revision(resolver, root_ref, root, dss_refs, acroform_ref, field_refs, annots_arrays, page_of,
+                         sig_fields)
+
+    @staticmethod
+    def _appearances(rev: _Revision) -> tuple[set[generic.Reference], set[generic.Reference]]:
+        if rev.appearances is None:
+            resolver = rev.resolver
+            sig_ap: set[generic.Reference] = set()
+            annot_ap: set[generic.Reference] = set()
+            for fdict in rev.sig_fields:
+                _collect(resolver, fdict.raw_get("/AP"), sig_ap)
+            for page_ref in rev.page_of:
+                page = resolver.get_object(page_ref)
+                annots = page.raw_get("/Annots") if "/Annots" in page else None
+                for a in _deref(resolver, annots) if annots is not None else []:
+                    adict = _deref(resolver, a)
+                    if isinstance(adict, generic.DictionaryObject) and "/AP" in adict:
+                        is_sig = adict.get("/FT") == "/Sig" or (
+                            "/Parent" in adict and _deref(resolver, adict.raw_get("/Parent")).get("/FT") == "/Sig")
+                        _collect(resolver, adict.raw_get("/AP"), sig_ap if is_sig else annot_ap)
+            rev.appearances = (sig_ap, annot_ap)
+        return rev.appearances
 
     def _changes_in(self, rev: int) -> list[Change]:
         if rev in self._changes:
@@ -592,8 +613,11 @@ class _Context:
 
     def _classify(self, ref: generic.Reference, rev: int, new: _Revision, old: _Revision,
                   info: generic.Reference | None) -> Change:
-        obj = new.resolver.get_object(ref)
         existed = _existed(self.reader, ref, rev - 1)
+        if ref in self.sig_refs and not existed:
+            # a new signature value (its /Contents is large: not parsed again here)
+            return Change(ChangeKind.SIGNATURES, rev, _objid(ref), None, "firma o sello de tiempo")
+        obj = new.resolver.get_object(ref)
         before = old.resolver.get_object(ref) if existed else None
         oid = _objid(ref)
         page = new.page_of.get(ref) or old.page_of.get(ref)
@@ -644,11 +668,12 @@ class _Context:
             page = page or _annot_page(ref, new)
             verb = "se añadió" if before is None else "se modificó"
             return change(ChangeKind.ANNOTATIONS, f"{verb} una anotación ({obj.get('/Subtype')})", page)
-        if ref in new.sig_ap_refs:
-            if before is None or ref in old.sig_ap_refs:
+        new_sig_ap, new_annot_ap = self._appearances(new)
+        if ref in new_sig_ap:
+            if before is None or ref in self._appearances(old)[0]:
                 return change(ChangeKind.SIGNATURES, "apariencia de una firma")
             return change(ChangeKind.OTHER, "se reescribió un objeto existente como apariencia de firma")
-        if ref in new.annot_ap_refs:
+        if ref in new_annot_ap:
             return change(ChangeKind.ANNOTATIONS, "apariencia de una anotación")
         if before is None:
             return change(ChangeKind.OTHER, "un objeto nuevo que no pertenece a ninguna firma")
