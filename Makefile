@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 APT_PACKAGES := tesseract-ocr tesseract-ocr-spa tesseract-ocr-eng ghostscript unpaper pngquant qpdf \
-	poppler-utils chromium fonts-dejavu-core
+	poppler-utils chromium fonts-dejavu-core softhsm2 libnss3-tools
 # Commands that may come from another source (e.g. Node.js installed outside apt): package if absent.
 APT_COMMANDS := npm:nodejs,npm pg_isready:postgresql-client redis-cli:redis-tools
 TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from firma import FirmaError
 from oficialia import config as config_module
 from oficialia.db import db
 from oficialia.errors import OficialiaError
@@ -128,6 +129,11 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(WorkflowError)
     def _workflow_error(e: WorkflowError) -> ResponseReturnValue:
+        return _error_response(e.http_status, e.code, e.message)
+
+    @app.errorhandler(FirmaError)
+    def _firma_error(e: FirmaError) -> ResponseReturnValue:
+        db.session.rollback()
         return _error_response(e.http_status, e.code, e.message)
 
     @app.errorhandler(CSRFError)

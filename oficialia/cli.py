@@ -103,6 +103,19 @@ def demo_command() -> None:
                f"{demo.DEMO_PASSWORD}):")
     for account in accounts:
         click.echo(f"  {ROLE_LABELS[account.role]:<22} {account.email}")
+    _demo_pki()
+
+
+def _demo_pki() -> None:
+    from flask import current_app
+
+    from . import signing
+
+    files = demo.ensure_demo_pki(signing.pki_dir(), institution=str(current_app.config["INSTITUTION"]))
+    state = "creada" if files.created else "ya existía"
+    click.echo(f"PKI de demostración ({state}) en {files.folder}: sello de la institución y raíz de confianza.")
+    for email, path in files.signers:
+        click.echo(f"  e.firma de demostración de {email}: {path} (contraseña: {demo.DEMO_SIGNER_PASSWORD})")
 
 
 def _trust_demo_pki() -> None:

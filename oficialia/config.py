@@ -87,6 +87,24 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
     JSON_SORT_KEYS = False
+    #: Signing (firma). RFC 3161 time-stamping authority; empty: signatures stay at PAdES B-B
+    TSA_URL = ""
+    #: optional cap on the PAdES level: B-B, B-T, B-LT or B-LTA (default: the highest possible)
+    SIGNING_LEVEL = ""
+    #: seconds for each TSA / OCSP / CRL request; fetch revocation data when checking certificates
+    SIGNING_TIMEOUT = 10
+    SIGNING_FETCH_REVOCATION = True
+    #: folder of trusted CA certificates (PEM/DER); empty: <instance>/pki/trust (the demo PKI's)
+    TRUST_DIR = ""
+    #: the institution's seal: a PKCS#12 file (empty: <instance>/pki/seal.p12) and its password
+    #: (empty: <instance>/pki/seal.password), or a PKCS#11 token (an HSM) when the library is set
+    SEAL_PKCS12 = ""
+    SEAL_PASSWORD = ""
+    SEAL_PKCS11_LIBRARY = ""
+    SEAL_PKCS11_TOKEN = ""
+    SEAL_PKCS11_PIN = ""
+    SEAL_PKCS11_KEY_LABEL = ""
+    SEAL_PKCS11_CERT_LABEL = ""
 
 
 def finalize(config: dict[str, Any], instance_path: str) -> None:

@@ -10,6 +10,7 @@ from flask import Response
 
 from storage import IntegrityError, ObjectNotFound, ObjectStore, StorageError, StoredObject, content_disposition
 
+from . import signing
 from .errors import NotFound, OficialiaError, StorageUnavailable
 from .models import Document, Filing, OcrStatus
 from .receipts import ReceiptData, ReceiptDocument, render_receipt
@@ -97,7 +98,8 @@ def tracking_url(config: dict[str, Any], folio: str, code: str | None) -> str:
 
 
 def build_receipt(filing: Filing, config: dict[str, Any], tracking_code: str | None) -> bytes:
-    """Render the acuse of ``filing``; the tracking code appears only when given."""
+    """Render the acuse of ``filing``, sealed by the institution when a seal is configured; the
+    tracking code appears only when given."""
     tz = str(config["TIMEZONE"])
     data = ReceiptData(
         institution=str(config["INSTITUTION"]), office=str(config["OFFICE_NAME"]), folio=filing.folio,
@@ -110,4 +112,7 @@ def build_receipt(filing: Filing, config: dict[str, Any], tracking_code: str | N
                         for d in filing.documents),
         physical_annexes=filing.physical_annexes, tracking_code=tracking_code,
         tracking_url=tracking_url(config, filing.folio, tracking_code))
-    return render_receipt(data)
+    pdf = render_receipt(data)
+    if signing.seal_configured():
+        pdf = signing.seal_pdf(pdf, folio=filing.folio).data
+    return pdf

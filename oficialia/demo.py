@@ -3,7 +3,10 @@ account per role, so the product can be tried offline right after ``make run``."
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -12,6 +15,8 @@ from .db import DbSession
 from .models import Department, Procedure, Role, User
 
 DEMO_PASSWORD = "demo-oficialia-2026"  # noqa: S105 - published demo accounts
+#: password of every demo signer's PKCS#12 (<instance>/pki/<e-mail local part>.p12)
+DEMO_SIGNER_PASSWORD = "demo-firma-2026"  # noqa: S105 - published demo certificates
 
 DEPARTMENTS = [
     ("PRES", "Presidencia Municipal", None),
@@ -103,3 +108,48 @@ def seed_demo(session: DbSession) -> list[DemoAccount]:
         head_dept.head = session.execute(select(User).where(User.email == head_email)).scalar_one()
     session.flush()
     return accounts
+
+
+@dataclass(frozen=True)
+class DemoPkiFiles:
+    folder: Path
+    created: bool
+    #: (e-mail, PKCS#12 file) per demo signer
+    signers: tuple[tuple[str, Path], ...]
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def ensure_demo_pki(folder: Path, *, institution: str) -> DemoPkiFiles:
+    """Write the demo PKI under ``folder`` (``<instance>/pki``) unless it is already there.
+
+    ``trust/root.pem`` and ``trust/issuing-ca.pem`` (the trust store), ``seal.p12`` with a random
+    password in ``seal.password``, and ``<e-mail local part>.p12`` per demo signer, whose password
+    is :data:`DEMO_SIGNER_PASSWORD`. An existing ``seal.p12`` means the PKI is there: nothing is
+    regenerated (the signatures already made stay verifiable).
+    """
+    from firma.pki import generate_demo_pki
+
+    signers = [(email, name, rfc) for email, name, role, _dept, rfc in USERS if role == Role.SIGNER and rfc]
+    files = tuple((email, folder / f"{email.split('@')[0]}.p12") for email, _name, _rfc in signers)
+    if (folder / "seal.p12").exists():
+        return DemoPkiFiles(folder=folder, created=False, signers=files)
+    (folder / "trust").mkdir(parents=True, exist_ok=True)
+    seal_password = secrets.token_urlsafe(24)
+    pki = generate_demo_pki(
+        institution=institution,
+        seal_password=seal_password,
+        signers=[(name, rfc, None) for _email, name, rfc in signers],
+        signer_password=DEMO_SIGNER_PASSWORD,
+    )
+    (folder / "trust" / "root.pem").write_bytes(pki.root_pem)
+    (folder / "trust" / "issuing-ca.pem").write_bytes(pki.issuing_ca_pem)
+    for (_email, path), signer in zip(files, pki.signers, strict=True):
+        _write_private(path, signer.pkcs12)
+    _write_private(folder / "seal.password", seal_password.encode())
+    _write_private(folder / "seal.p12", pki.seal_pkcs12)  # last: its presence means "complete"
+    return DemoPkiFiles(folder=folder, created=True, signers=files)

@@ -21,7 +21,7 @@ from oficialia.demo import seed_demo
 from oficialia.models import Role, User
 from workflows.logbook import ensure_head
 
-pytest_plugins = ["tests.fixtures.seaweed"]
+pytest_plugins = ["tests.fixtures.seaweed", "tests.fixtures.pki", "tests.fixtures.softhsm"]
 
 IN_CI = os.environ.get("CI") == "true"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
