@@ -60,6 +60,9 @@ logger = logging.getLogger("firma.verify")
 #: objects looked at per walk of the object graph; a hostile file cannot make a walk endless
 _WALK_LIMIT = 20_000
 
+#: what may follow the last cross-reference section: the end of an xref stream, a trailer, startxref
+_TAIL = re.compile(rb"\s*(endstream\s*)?(endobj\s*)?(trailer\s*)?(<<.*>>\s*)?startxref\s+\d+\s+%%EOF[\s\x00]*",
+                   re.DOTALL)
 _CURP = re.compile(r"[A-Z]{4}\d{6}[HMX][A-Z]{5}[0-9A-Z]\d")
 _RFC = re.compile(r"[A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3}")
 
@@ -211,10 +214,15 @@ def _structure_problems(pdf: bytes, reader: PdfFileReader) -> list[str]:
     """What the revision structure does not explain: bytes after the last %%EOF, a second parser
     (qpdf, through pikepdf) disagreeing with pyHanko about the pages."""
     problems = []
-    tail = pdf[pdf.rfind(b"%%EOF") + 5:] if b"%%EOF" in pdf else pdf
-    if tail.strip(b"\r\n\t \x00\x0c"):
-        problems.append(f"hay {len(tail.strip())} bytes añadidos después del final del archivo (%%EOF) que no "
-                        "forman parte de ninguna revisión")
+    # The last revision must end the file: its cross-reference data, trailer, startxref, %%EOF and
+    # nothing else. Objects appended without a cross-reference section of their own are invisible to
+    # a strict reader but shown by readers that rebuild the table by scanning.
+    meta = reader.xrefs.get_xref_container_info(reader.xrefs.total_revisions - 1)
+    tail = pdf[meta.end_location:]
+    if (tail.count(b"%%EOF") != 1 or tail.count(b"startxref") != 1 or b" obj" in tail
+            or _TAIL.fullmatch(tail) is None):
+        problems.append("hay contenido añadido después de la última revisión del archivo, fuera de toda tabla de "
+                        "referencias cruzadas")
     import pikepdf
 
     try:

@@ -98,12 +98,12 @@ def demo_command() -> None:
     except OficialiaError as e:
         _fail(e)
         return
-    _trust_demo_pki()
     click.echo("Datos de demostración listos. Cuentas (contraseña para todas: "
                f"{demo.DEMO_PASSWORD}):")
     for account in accounts:
         click.echo(f"  {ROLE_LABELS[account.role]:<22} {account.email}")
     _demo_pki()
+    _trust_demo_pki()
 
 
 def _demo_pki() -> None:
@@ -119,15 +119,12 @@ def _demo_pki() -> None:
 
 
 def _trust_demo_pki() -> None:
-    """Trust the demo PKI's CAs (written to <instance>/pki/trust/ by the demo's PKI step); idempotent,
-    and nothing to do when that folder does not exist."""
-    from pathlib import Path
-
-    from flask import current_app
-
+    """Put the demo PKI's CAs (``<instance>/pki/trust/``, written by the step above) into the
+    verifier's trust store; idempotent, and nothing to do when that folder does not exist."""
+    from . import signing
     from .trust import import_trust_folder
 
-    folder = Path(current_app.instance_path) / "pki" / "trust"
+    folder = signing.trust_dir()
     try:
         count = import_trust_folder(db.session, folder, note="PKI de demostración (flask demo)")
         db.session.commit()

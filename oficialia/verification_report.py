@@ -94,30 +94,23 @@ def render_report_pdf(result: VerificationResult, *, institution: str, generated
     return out.getvalue()
 
 
-def _sealer() -> object | None:
-    try:
-        from . import signing  # type: ignore[attr-defined]  # the institution seal (signing work)
-    except ImportError:
-        return None
-    return getattr(signing, "seal_pdf", None)
-
-
 def build_report_pdf(result: VerificationResult, *, institution: str, generated_at: datetime) -> tuple[bytes, bool]:
-    """The PDF report, sealed by the institution when sealing is configured.
+    """The PDF report, sealed by the institution when a seal is configured (``oficialia.signing``).
 
     :return: the PDF and whether it carries the institution's seal.
     """
-    seal = _sealer()
-    if seal is not None:
+    import firma
+
+    from . import signing
+
+    if signing.seal_configured():
         pdf = render_report_pdf(result, institution=institution, generated_at=generated_at,
                                 sealed_note="Informe sellado electrónicamente por la institución; puede verificarlo "
                                             "en la misma página de verificación.")
         try:
-            sealed = seal(pdf)  # type: ignore[operator]
-        except Exception as e:  # noqa: BLE001 - no seal configured: the report is still useful, unsealed
+            return signing.seal_pdf(pdf, folio="").data, True
+        except firma.FirmaError as e:  # the seal cannot be used now: the report is still useful, unsealed
             import logging
 
             logging.getLogger("oficialia.verification").warning("verification report not sealed: %s", e)
-        else:
-            return bytes(sealed), True
     return render_report_pdf(result, institution=institution, generated_at=generated_at), False

@@ -286,11 +286,14 @@ def signature_widget_over_text(pdf: bytes) -> bytes:
 def form_value_changed(pdf: bytes) -> bytes:
     """Form filling, which the certification (DocMDP P=2) allows, but which changes what was signed."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    changed = 0
     for ref in writer.root["/AcroForm"]["/Fields"]:
         field_dict = ref.get_object()
         if field_dict.get("/FT") == "/Tx":
             field_dict[pdf_name("/V")] = generic.TextStringObject("rechazada")
             writer.update_container(field_dict)
+            changed += 1
+    assert changed, "the document has no text field to fill"
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -96,19 +96,39 @@ def test_sat_test_cas_are_added(app):
     assert "root" in {k.value for k in kinds.values()} and "intermediate" in {k.value for k in kinds.values()}
 
 
-def test_demo_trusts_the_demo_pki_folder_idempotently(app, pki):
+def test_demo_trusts_the_demo_pki_idempotently(app):
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["demo"]).exit_code == 0  # no folder yet: nothing to import, no error
-    folder = Path(app.instance_path) / "pki" / "trust"
-    folder.mkdir(parents=True)
-    (folder / "root.pem").write_bytes(pki.root.pem)
-    (folder / "issuing.pem").write_bytes(pki.issuing.pem)
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
-    assert "2 certificado(s)" in first.output
-    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert "Almacén de confianza: 2 certificado(s)" in first.output
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0 and "Almacén de confianza" not in again.output
     with app.app_context():
-        assert db.session.execute(sa.select(sa.func.count(TrustAnchor.id))).scalar_one() == 2
+        anchors = db.session.execute(sa.select(TrustAnchor)).scalars().all()
+    assert len(anchors) == 2 and all(a.note == "PKI de demostración (flask demo)" for a in anchors)
+
+
+def test_demo_trust_step_without_a_pki_folder_does_nothing(app):
+    from oficialia.trust import import_trust_folder
+
+    with app.app_context():
+        assert import_trust_folder(db.session, Path(app.instance_path) / "nowhere", note="x") == 0
+
+
+def test_a_pdf_sealed_by_the_demo_institution_is_valid_and_the_report_is_sealed(app, client):
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        from oficialia.signing import seal_pdf
+
+        sealed = seal_pdf(material.make_document(), folio="OP-2026-000001", visible=True).data
+    body = upload(client, sealed).get_json()
+    assert body["verdict"] == "valid", body["reason"]
+    assert body["signatures"][0]["trusted"] is True
+
+    report = client.post("/api/v1/verify?format=pdf", data={"file": (io.BytesIO(sealed), "d.pdf")},
+                         content_type="multipart/form-data").get_data()
+    checked = upload(client, report).get_json()
+    assert checked["verdict"] == "valid", checked["reason"]  # the report itself carries the institution's seal
 
 
 def test_admin_trust_page(app, client, make_user, login, pki):
