@@ -19,8 +19,9 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import select
 
+import firma
 from firma.isolation import IsolatedVerifier
-from firma.report import CHANGE_LABELS, Change, SignatureReport, VerificationReport
+from firma.report import CHANGE_LABELS, Change, SignatureReport, Verdict, VerificationReport
 
 from .db import DbSession
 from .errors import InvalidInput, UnsupportedFileType
@@ -53,6 +54,17 @@ class VerificationResult:
     folio: str | None = None
     #: what the product issued for that folio
     folio_documents: tuple[IssuedDocument, ...] = ()
+    #: SHA-256 of the institution seal's certificate, when a seal is configured
+    seal_fingerprint: str | None = None
+
+    def is_institution_seal(self, sig: SignatureReport) -> bool:
+        return bool(self.seal_fingerprint and sig.signer and sig.signer.sha256 == self.seal_fingerprint)
+
+    @property
+    def sealed_by_us(self) -> bool:
+        """A valid document that carries this institution's seal (an acuse, a response)."""
+        return self.report.verdict is Verdict.VALID and any(
+            self.is_institution_seal(s) for s in self.report.signatures)
 
     @property
     def matches_folio(self) -> bool | None:
@@ -116,7 +128,20 @@ def verify_upload(session: DbSession, data: bytes, *, verifier: IsolatedVerifier
                              require_revocation=bool(config["VERIFY_REQUIRE_REVOCATION"]))
     folio = normalise_folio(folio)
     return VerificationResult(report=report, issued=find_issued(session, hashlib.sha256(data).hexdigest()),
-                              folio=folio, folio_documents=tuple(issued_documents(session, folio)) if folio else ())
+                              folio=folio, folio_documents=tuple(issued_documents(session, folio)) if folio else (),
+                              seal_fingerprint=seal_fingerprint())
+
+
+def seal_fingerprint() -> str | None:
+    """SHA-256 of the institution seal's certificate; None when no seal is configured or usable."""
+    from . import signing
+
+    if not signing.seal_configured():
+        return None
+    try:
+        return hashlib.sha256(signing.get_seal().certificate.dump()).hexdigest()
+    except firma.FirmaError:
+        return None
 
 
 def _issued(response: Response) -> IssuedDocument:
@@ -155,9 +180,10 @@ def _change_json(change: Change) -> dict[str, Any]:
             "object": change.object or None, "page": change.page, "description": change.description}
 
 
-def _signature_json(sig: SignatureReport) -> dict[str, Any]:
+def _signature_json(sig: SignatureReport, result: VerificationResult) -> dict[str, Any]:
     signer = sig.signer
     return {
+        "institution_seal": result.is_institution_seal(sig),
         "field": sig.field_name, "kind": sig.kind,
         "signer": signer.display_name if signer else None,
         "signer_rfc": signer.rfc if signer else None, "signer_curp": signer.curp if signer else None,
@@ -191,9 +217,10 @@ def report_json(result: VerificationResult) -> dict[str, Any]:
         "verdict": report.verdict.value, "verdict_label": report.verdict_label, "reason": report.reason,
         "indication": report.indication.value, "sub_indication": report.sub_indication or None,
         "sha256": report.sha256, "size": report.size, "validation_time": _iso(report.validation_time),
-        "signatures": [_signature_json(s) for s in report.signatures],
+        "signatures": [_signature_json(s, result) for s in report.signatures],
         "changes_after_last_signature": [_change_json(c) for c in report.changes_after_last],
         "issued_by_us": _issued_json(result.issued) if result.issued else None,
+        "sealed_by_us": result.sealed_by_us,
         "notes": list(report.notes),
     }
     if result.folio is not None:

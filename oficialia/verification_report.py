@@ -48,6 +48,9 @@ def render_report_pdf(result: VerificationResult, *, institution: str, generated
     if result.issued is not None:
         story.append(p(f"Documento emitido por esta institución: {result.issued.label}, folio {result.issued.folio}, "
                        f"emitido {_fmt(result.issued.issued_at)}. La huella SHA-256 coincide con la registrada."))
+    elif result.sealed_by_us:
+        story.append(p("El documento lleva el sello electrónico de esta institución y no ha cambiado desde que se "
+                       "selló."))
     elif result.folio is not None:
         story.append(p(f"El archivo NO coincide con ningún documento emitido para el folio {result.folio}."))
     else:

@@ -124,6 +124,9 @@ def test_a_pdf_sealed_by_the_demo_institution_is_valid_and_the_report_is_sealed(
     body = upload(client, sealed).get_json()
     assert body["verdict"] == "valid", body["reason"]
     assert body["signatures"][0]["trusted"] is True
+    assert body["signatures"][0]["institution_seal"] is True and body["sealed_by_us"] is True
+    page = upload(client, sealed, url="/verificar").get_data(as_text=True)
+    assert "sello electrónico de esta institución" in page
 
     report = client.post("/api/v1/verify?format=pdf", data={"file": (io.BytesIO(sealed), "d.pdf")},
                          content_type="multipart/form-data").get_data()
