@@ -169,10 +169,15 @@ def _verify(pdf: bytes, sha256: str, *, trust_roots: Sequence[bytes], intermedia
     else:
         vc_kwargs["revocation_mode"] = "soft-fail"
 
+    def make_vc(moment: datetime | None = None) -> ValidationContext:
+        kwargs = dict(vc_kwargs)
+        if moment is not None:
+            kwargs["moment"] = moment
+        return dss.as_validation_context(kwargs) if dss is not None else ValidationContext(**kwargs)
+
     reports: list[SignatureReport] = []
     for emb in sorted(embedded, key=lambda e: e.signed_revision):
-        vc = dss.as_validation_context(dict(vc_kwargs)) if dss is not None else ValidationContext(**vc_kwargs)
-        reports.append(_verify_signature(emb, vc, context, has_revinfo=has_revinfo,
+        reports.append(_verify_signature(emb, make_vc, context, has_revinfo=has_revinfo,
                                          revocation_checked=has_revinfo or allow_fetch,
                                          require_revocation=require_revocation))
 
@@ -241,7 +246,7 @@ def _structure_problems(pdf: bytes, reader: PdfFileReader) -> list[str]:
 # one signature
 
 
-def _verify_signature(emb: EmbeddedPdfSignature, vc: ValidationContext, context: _Context, *,
+def _verify_signature(emb: EmbeddedPdfSignature, make_vc: Callable[..., ValidationContext], context: _Context, *,
                       has_revinfo: bool, revocation_checked: bool, require_revocation: bool) -> SignatureReport:
     is_timestamp = emb.sig_object_type == "/DocTimeStamp"
     kind = "timestamp" if is_timestamp else "signature"
@@ -257,11 +262,13 @@ def _verify_signature(emb: EmbeddedPdfSignature, vc: ValidationContext, context:
         "signed_revision": emb.signed_revision, "claimed_time": None, "timestamp_time": None,
         "timestamp_trusted": None, "docmdp": _docmdp(emb), "level": _level(emb, context, has_revinfo),
     }
+    poe_note = ""
     try:
         if is_timestamp:
-            status: Any = validate_pdf_timestamp(emb, validation_context=vc)
+            status: Any = validate_pdf_timestamp(emb, validation_context=make_vc())
         else:
-            status = validate_pdf_signature(emb, signer_validation_context=vc)
+            status = validate_pdf_signature(emb, signer_validation_context=make_vc())
+            status, poe_note = _at_proof_of_existence(emb, status, make_vc)
     except Exception as e:  # noqa: BLE001 - pyHanko refuses the signature structure: that is the finding
         return SignatureReport(
             **base, chain=tuple(_chain(None, emb)), intact=False, valid=False, coverage="UNCLEAR",
@@ -295,12 +302,38 @@ def _verify_signature(emb: EmbeddedPdfSignature, vc: ValidationContext, context:
     if verdict is Verdict.VALID and require_revocation and revocation == "not_checked":
         indication, sub, verdict = Indication.INDETERMINATE, "TRY_LATER", Verdict.CANNOT_VERIFY
         reason = _trust_reason(sub)
+    if verdict is Verdict.VALID and not is_timestamp and poe_note:
+        reason = f"{reason[:-1]}; {poe_note}"
     return SignatureReport(
         **base, chain=tuple(_chain(status.validation_path, emb)), intact=bool(status.intact),
         valid=bool(status.valid), coverage=coverage, changes_after_signing=changes_kind, changes=changes,
         docmdp_ok=status.docmdp_ok, trusted=bool(status.trusted), trust_problem=trust_problem,
         revocation=revocation, revocation_detail=revocation_detail, indication=indication, sub_indication=sub,
         verdict=verdict, reason=reason, detail=",".join(status.summary_fields()))
+
+
+_EXPIRED = ("OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED")
+
+
+def _at_proof_of_existence(emb: EmbeddedPdfSignature, status: Any,
+                           make_vc: Callable[..., ValidationContext]) -> tuple[Any, str]:
+    """Long-term validation: a certificate that has expired since is judged at the time a trusted
+    timestamp proves the signature existed (ETSI EN 319 102-1, past signature validation).
+
+    :return: the status to report, and a note when the timestamp's time was used.
+    """
+    problem = status.trust_problem_indic
+    ts = status.timestamp_validity
+    if status.trusted or problem is None or problem.name not in _EXPIRED or ts is None:
+        return status, ""
+    if not (ts.intact and ts.valid and ts.trusted):
+        return status, ""
+    again = validate_pdf_signature(emb, signer_validation_context=make_vc(ts.timestamp))
+    if not again.trusted:
+        return status, ""
+    when = ts.timestamp.strftime("%Y-%m-%d %H:%M UTC")
+    return again, (f"el certificado ya venció, pero era válido cuando el sello de tiempo ({when}) probó que la "
+                   "firma existía.")
 
 
 def _signature_verdict(status: Any, coverage: str, changes_kind: ChangeKind, changes: tuple[Change, ...],

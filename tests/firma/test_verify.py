@@ -8,7 +8,7 @@ never VÁLIDA, and the report says why.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -90,10 +90,21 @@ def test_trust_is_reported_apart_from_integrity(signed):
     assert "autoridad de confianza" in report.reason
 
 
-def test_an_expired_signer_certificate_is_not_valid_later(signed, pki):
-    report = verify(signed, pki, at=datetime(2040, 1, 1, tzinfo=UTC))
-    assert report.verdict is not Verdict.VALID
+def test_a_certificate_expired_since_is_judged_at_its_timestamp(signed, pki):
+    """The signer's certificate (700 days) has expired by 2028, the TSA's (10 years) has not: the
+    trusted timestamp proves the signature existed while the certificate was valid."""
+    later = datetime.now(UTC) + timedelta(days=800)
+    report = verify(signed, pki, at=later)
+    assert report.verdict is Verdict.VALID, report.reason
+    assert "ya venció" in report.signatures[0].reason
+
+
+def test_without_a_timestamp_an_expired_certificate_cannot_be_verified(pki):
+    untimed = material.sign(material.make_document(), pki, timestamp=False)
+    report = verify(untimed, pki, at=datetime.now(UTC) + timedelta(days=800))
+    assert report.verdict is Verdict.CANNOT_VERIFY
     assert report.signatures[0].intact
+    assert report.signatures[0].sub_indication.startswith("OUT_OF_BOUNDS")
 
 
 @pytest.mark.parametrize("attack", sorted(material.ATTACKS))
