@@ -519,8 +519,9 @@ class _Revision:
     annots_arrays: set[generic.Reference]
     page_of: dict[generic.Reference, int]
     sig_fields: list[Any]
-    #: objects reachable from the appearances of signature widgets / of other annotations (lazy)
-    appearances: tuple[set[generic.Reference], set[generic.Reference]] | None = None
+    #: objects reachable from the appearances of signature widgets, of other annotations, and of
+    #: signature fields not signed yet (lazy)
+    appearances: tuple[set[generic.Reference], set[generic.Reference], set[generic.Reference]] | None = None
 
 
 class _Context:
@@ -601,23 +602,31 @@ class _Context:
                          sig_fields)
 
     @staticmethod
-    def _appearances(rev: _Revision) -> tuple[set[generic.Reference], set[generic.Reference]]:
+    def _appearances(rev: _Revision) -> tuple[set[generic.Reference], set[generic.Reference], set[generic.Reference]]:
         if rev.appearances is None:
             resolver = rev.resolver
             sig_ap: set[generic.Reference] = set()
             annot_ap: set[generic.Reference] = set()
+            unsigned_ap: set[generic.Reference] = set()
             for fdict in rev.sig_fields:
-                _collect(resolver, fdict.raw_get("/AP"), sig_ap)
+                _collect(resolver, fdict.raw_get("/AP"), sig_ap if "/V" in fdict else unsigned_ap)
             for page_ref in rev.page_of:
                 page = resolver.get_object(page_ref)
                 annots = page.raw_get("/Annots") if "/Annots" in page else None
                 for a in _deref(resolver, annots) if annots is not None else []:
                     adict = _deref(resolver, a)
                     if isinstance(adict, generic.DictionaryObject) and "/AP" in adict:
-                        is_sig = adict.get("/FT") == "/Sig" or (
-                            "/Parent" in adict and _deref(resolver, adict.raw_get("/Parent")).get("/FT") == "/Sig")
-                        _collect(resolver, adict.raw_get("/AP"), sig_ap if is_sig else annot_ap)
-            rev.appearances = (sig_ap, annot_ap)
+                        parent = _deref(resolver, adict.raw_get("/Parent")) if "/Parent" in adict else None
+                        owner = adict if adict.get("/FT") == "/Sig" or not isinstance(
+                            parent, generic.DictionaryObject) else parent
+                        if owner.get("/FT") != "/Sig":
+                            _collect(resolver, adict.raw_get("/AP"), annot_ap)
+                        elif "/V" in owner:
+                            _collect(resolver, adict.raw_get("/AP"), sig_ap)
+                        else:
+                            _collect(resolver, adict.raw_get("/AP"), unsigned_ap)
+            sig_ap |= unsigned_ap
+            rev.appearances = (sig_ap, annot_ap, unsigned_ap)
         return rev.appearances
 
     def _changes_in(self, rev: int) -> list[Change]:
@@ -676,7 +685,7 @@ class _Context:
             return change(ChangeKind.SIGNATURES, "estructura de la revisión")
         if ref == new.root_ref:
             diff = _changed_keys(before, obj)
-            allowed = {"/DSS", "/AcroForm", "/Extensions", "/Version", "/Perms"} if before is not None else set()
+            allowed = {"/DSS", "/AcroForm", "/Extensions", "/Version"} if before is not None else set()
             if diff <= allowed:
                 return change(ChangeKind.SIGNATURES, "catálogo: referencia a firmas o datos de validación")
             return change(ChangeKind.OTHER, f"catálogo del documento: cambió {', '.join(sorted(diff - allowed))}")
@@ -709,10 +718,13 @@ class _Context:
             page = page or _annot_page(ref, new)
             verb = "se añadió" if before is None else "se modificó"
             return change(ChangeKind.ANNOTATIONS, f"{verb} una anotación ({obj.get('/Subtype')})", page)
-        new_sig_ap, new_annot_ap = self._appearances(new)
+        new_sig_ap, new_annot_ap, _ = self._appearances(new)
         if ref in new_sig_ap:
-            if before is None or ref in self._appearances(old)[0]:
+            if before is None or ref in self._appearances(old)[2]:
+                # new, or the placeholder appearance of a field reserved for this signature
                 return change(ChangeKind.SIGNATURES, "apariencia de una firma")
+            if ref in self._appearances(old)[0]:
+                return change(ChangeKind.OTHER, "se reescribió la apariencia de una firma ya hecha")
             return change(ChangeKind.OTHER, "se reescribió un objeto existente como apariencia de firma")
         if ref in new_annot_ap:
             return change(ChangeKind.ANNOTATIONS, "apariencia de una anotación")

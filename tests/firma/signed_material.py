@@ -299,6 +299,28 @@ def form_value_changed(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
+def signature_appearance_rewritten(pdf: bytes) -> bytes:
+    """The visible appearance of a signature already made, replaced (same object number) by one that
+    draws other text: the signature's bytes are untouched, what the reader sees is not."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    for ref in writer.root["/AcroForm"]["/Fields"]:
+        field_dict = ref.get_object()
+        if field_dict.get("/FT") == "/Sig" and "/V" in field_dict and "/AP" in field_dict:
+            normal = field_dict["/AP"].raw_get("/N")
+            if isinstance(normal, generic.IndirectObject):
+                break
+    else:
+        raise AssertionError("no visible signature to rewrite")
+    fake = generic.StreamObject(
+        {pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"),
+         pdf_name("/BBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 228, 68)])},
+        stream_data=b"1 1 1 rg 0 0 228 68 re f 0 0 0 rg BT /Helv 10 Tf 4 30 Td (Firmado por: otra persona) Tj ET")
+    writer.objects[(normal.generation, normal.idnum)] = fake
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def rewritten(pdf: bytes) -> bytes:
     """The whole file saved again (not incrementally) by another tool."""
     import pikepdf
@@ -327,6 +349,7 @@ ATTACKS = {
     "signature_widget_over_text": signature_widget_over_text,
     "form_value_changed": form_value_changed,
     "rewritten": rewritten,
+    "signature_appearance_rewritten": signature_appearance_rewritten,
 }
 
 __all__ = ["ATTACKS", "TestPki", "document_timestamp", "fields", "make_document", "make_pki", "sign",
