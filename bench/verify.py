@@ -21,6 +21,7 @@ import argparse
 import io
 import logging
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -97,37 +98,53 @@ def main() -> int:
             raw_pyhanko(pdf, root)
             verdicts[name] = client.post("/api/v1/verify", data={"file": (io.BytesIO(pdf), "d.pdf")},
                                          content_type="multipart/form-data").get_json()["verdict"]
-        timings: dict[str, float] = {"product": 0.0, "raw": 0.0}
-        count = 0
+        product_times: dict[str, list[float]] = {name: [] for name in files}
+        raw_times: dict[str, list[float]] = {name: [] for name in files}
+        worker_times: dict[str, list[float]] = {name: [] for name in files}
+        verifier = app.extensions["verifier"]
+        anchors = [pki.root.der]
+        helpers = [pki.issuing.der]
         for _ in range(args.rounds):
-            for pdf in files.values():
+            for name, pdf in files.items():
                 t0 = time.perf_counter()
                 product(pdf)
                 t1 = time.perf_counter()
                 raw_pyhanko(pdf, root)
                 t2 = time.perf_counter()
-                timings["product"] += t1 - t0
-                timings["raw"] += t2 - t1
-                count += 1
+                verifier.verify(pdf, trust_roots=anchors, intermediates=helpers)
+                t3 = time.perf_counter()
+                product_times[name].append(t1 - t0)
+                raw_times[name].append(t2 - t1)
+                worker_times[name].append(t3 - t2)
         app.extensions["verifier"].close()
 
-    product_rate = count / timings["product"]
-    raw_rate = count / timings["raw"]
+    # medians per file: the machine is shared, and a median resists another job's bursts
+    product_round = sum(statistics.median(v) for v in product_times.values())
+    raw_round = sum(statistics.median(v) for v in raw_times.values())
+    worker_round = sum(statistics.median(v) for v in worker_times.values())
+    worker_rate = len(files) / worker_round
+    product_rate = len(files) / product_round
+    raw_rate = len(files) / raw_round
     ratio = raw_rate / product_rate
+    load = os.getloadavg()[0]
     lines = [
         "# Signature verification", "",
         "Written by `python -m bench.verify` (`make bench`); rerun it rather than editing this file.", "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
-        f"{args.rounds} rounds over {len(files)} files, one file at a time, interleaved.", "",
-        "| files | verdict through the product |", "|---|---|",
-        *[f"| {name} | {verdicts[name]} |" for name in files], "",
+        f"{args.rounds} rounds over {len(files)} files, one file at a time, interleaved; rates from the median "
+        f"time of each file; load average {load:.1f} at the end.", "",
+        "| file | verdict through the product | product ms (median) | raw pyHanko ms (median) |", "|---|---|---|---|",
+        *[f"| {name} | {verdicts[name]} | {1000 * statistics.median(product_times[name]):.1f} | "
+          f"{1000 * statistics.median(raw_times[name]):.1f} |" for name in files], "",
         "| path | verifications/s | ms each |", "|---|---|---|",
         f"| product: `POST /api/v1/verify` (isolated worker, strict update review, JSON) | {product_rate:.1f} | "
         f"{1000 / product_rate:.1f} |",
+        f"| the product's verifier alone (isolated worker, no HTTP, no database) | {worker_rate:.1f} | "
+        f"{1000 / worker_rate:.1f} |",
         f"| raw pyHanko `validate_pdf_signature`, same files, same process | {raw_rate:.1f} | {1000 / raw_rate:.1f} |",
         "",
         f"Product / raw time: **{ratio:.2f}x** (target within {TARGET_RATIO}x: "
-        f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}).", ""]
+        f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}); the verifier alone: {raw_rate / worker_rate:.2f}x.", ""]
     text = "\n".join(lines)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
