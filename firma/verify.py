@@ -519,9 +519,10 @@ class _Revision:
     annots_arrays: set[generic.Reference]
     page_of: dict[generic.Reference, int]
     sig_fields: list[Any]
-    #: objects reachable from the appearances of signature widgets, of other annotations, and of
-    #: signature fields not signed yet (lazy)
-    appearances: tuple[set[generic.Reference], set[generic.Reference], set[generic.Reference]] | None = None
+    #: objects reachable from the appearances of signature widgets, of other annotations, of
+    #: signature fields not signed yet, and of form field widgets (lazy)
+    appearances: tuple[set[generic.Reference], set[generic.Reference], set[generic.Reference],
+                       set[generic.Reference]] | None = None
 
 
 class _Context:
@@ -602,12 +603,14 @@ class _Context:
                          sig_fields)
 
     @staticmethod
-    def _appearances(rev: _Revision) -> tuple[set[generic.Reference], set[generic.Reference], set[generic.Reference]]:
+    def _appearances(rev: _Revision) -> tuple[set[generic.Reference], set[generic.Reference], set[generic.Reference],
+                                              set[generic.Reference]]:
         if rev.appearances is None:
             resolver = rev.resolver
             sig_ap: set[generic.Reference] = set()
             annot_ap: set[generic.Reference] = set()
             unsigned_ap: set[generic.Reference] = set()
+            form_ap: set[generic.Reference] = set()
             for fdict in rev.sig_fields:
                 _collect(resolver, fdict.raw_get("/AP"), sig_ap if "/V" in fdict else unsigned_ap)
             for page_ref in rev.page_of:
@@ -619,14 +622,16 @@ class _Context:
                         parent = _deref(resolver, adict.raw_get("/Parent")) if "/Parent" in adict else None
                         owner = adict if adict.get("/FT") == "/Sig" or not isinstance(
                             parent, generic.DictionaryObject) else parent
-                        if owner.get("/FT") != "/Sig":
+                        if owner.get("/FT") != "/Sig" and adict.get("/Subtype") == "/Widget":
+                            _collect(resolver, adict.raw_get("/AP"), form_ap)
+                        elif owner.get("/FT") != "/Sig":
                             _collect(resolver, adict.raw_get("/AP"), annot_ap)
                         elif "/V" in owner:
                             _collect(resolver, adict.raw_get("/AP"), sig_ap)
                         else:
                             _collect(resolver, adict.raw_get("/AP"), unsigned_ap)
             sig_ap |= unsigned_ap
-            rev.appearances = (sig_ap, annot_ap, unsigned_ap)
+            rev.appearances = (sig_ap, annot_ap, unsigned_ap, form_ap)
         return rev.appearances
 
     def _changes_in(self, rev: int) -> list[Change]:
@@ -718,7 +723,7 @@ class _Context:
             page = page or _annot_page(ref, new)
             verb = "se añadió" if before is None else "se modificó"
             return change(ChangeKind.ANNOTATIONS, f"{verb} una anotación ({obj.get('/Subtype')})", page)
-        new_sig_ap, new_annot_ap, _ = self._appearances(new)
+        new_sig_ap, new_annot_ap, _, new_form_ap = self._appearances(new)
         if ref in new_sig_ap:
             if before is None or ref in self._appearances(old)[2]:
                 # new, or the placeholder appearance of a field reserved for this signature
@@ -726,6 +731,8 @@ class _Context:
             if ref in self._appearances(old)[0]:
                 return change(ChangeKind.OTHER, "se reescribió la apariencia de una firma ya hecha")
             return change(ChangeKind.OTHER, "se reescribió un objeto existente como apariencia de firma")
+        if ref in new_form_ap:
+            return change(ChangeKind.FORM_FILLING, "apariencia de un campo de formulario (su valor visible)")
         if ref in new_annot_ap:
             return change(ChangeKind.ANNOTATIONS, "apariencia de una anotación")
         if before is None:
