@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from asn1crypto import core as asn1_core
 from asn1crypto import x509 as ax509
 
 # SAT e.firma certificates carry x500UniqueIdentifier as a PrintableString (wbond/asn1crypto#228);
@@ -432,7 +433,8 @@ def _level(emb: EmbeddedPdfSignature, context: _Context, has_revinfo: bool) -> s
     if subfilter != "/ETSI.CAdES.detached":
         return "PKCS#7"
     unsigned = emb.signer_info["unsigned_attrs"]
-    has_ts = unsigned.native is not None and any(
+    # only the attribute types: .native of the whole set would parse every embedded token
+    has_ts = not isinstance(unsigned, asn1_core.Void) and any(
         a["type"].native == "signature_time_stamp_token" for a in unsigned)
     later_ts = any(r > emb.signed_revision for r in context.timestamp_revisions)
     if not (has_ts or later_ts):
@@ -906,7 +908,7 @@ def _page_refs_of(resolver: Any, root: Any) -> list[generic.Reference]:
 
 
 def _page_refs(reader: PdfFileReader) -> list[generic.Reference]:
-    return _page_refs_of(reader.get_historical_resolver(reader.xrefs.total_revisions - 1), reader.root)
+    return _page_refs_of(reader, reader.root)
 
 
 def _annot_page(ref: generic.Reference, rev: _Revision) -> int | None:
