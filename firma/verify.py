@@ -682,6 +682,8 @@ class _Context:
         def change(kind: ChangeKind, text: str, page_no: int | None = page) -> Change:
             return Change(kind, rev, oid, page_no, text)
 
+        if before is not None and _same(before, obj):
+            return change(ChangeKind.SIGNATURES, "objeto escrito de nuevo sin cambios")
         if ref in new.dss_refs:
             return change(ChangeKind.SIGNATURES, "datos de validación (DSS: certificados, OCSP, CRL)")
         if isinstance(obj, generic.DictionaryObject) and obj.get("/Type") in ("/Sig", "/DocTimeStamp"):
@@ -697,7 +699,15 @@ class _Context:
                 return change(ChangeKind.SIGNATURES, "catálogo: referencia a firmas o datos de validación")
             return change(ChangeKind.OTHER, f"catálogo del documento: cambió {', '.join(sorted(diff - allowed))}")
         if ref == info:
-            return change(ChangeKind.SIGNATURES, "metadatos del documento (/Info)")
+            trailer = old.resolver.trailer_view
+            previous = _deref(old.resolver, trailer.raw_get("/Info")) if "/Info" in trailer else None
+            diff = _changed_keys(previous, obj) if previous is not None else set(map(str, obj.keys()))
+            shown = diff - {"/ModDate", "/Producer", "/Creator"}
+            if shown:
+                # a viewer shows the title (and author, subject) as if they were part of the document
+                return change(ChangeKind.OTHER,
+                              f"se cambiaron metadatos visibles del documento ({', '.join(sorted(shown))})")
+            return change(ChangeKind.SIGNATURES, "metadatos del documento (/Info: fecha de modificación, productor)")
         metadata = new.root.raw_get("/Metadata") if "/Metadata" in new.root else None
         if isinstance(metadata, generic.IndirectObject) and _plain(metadata.reference) == ref \
                 and isinstance(obj, generic.StreamObject) and obj.get("/Type") == "/Metadata":
@@ -813,6 +823,16 @@ _Maker = Callable[..., Change]
 
 def _plain(ref: generic.Reference) -> generic.Reference:
     return generic.Reference(ref.idnum, ref.generation)
+
+
+def _same(before: Any, after: Any) -> bool:
+    """The same object, written again: equal dictionaries (references compared by number) and, for
+    streams, the same encoded bytes."""
+    if type(before) is not type(after):
+        return False
+    if isinstance(after, generic.StreamObject):
+        return bool(before.encoded_data == after.encoded_data and dict(before) == dict(after))
+    return bool(before == after)
 
 
 def _ref_set(items: Any) -> set[generic.Reference]:

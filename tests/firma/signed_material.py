@@ -321,6 +321,26 @@ def signature_appearance_rewritten(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
+def title_changed(pdf: bytes) -> bytes:
+    """The document's title (shown by viewers in the window's title bar) changed after signing."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    info = writer.trailer["/Info"]
+    info[pdf_name("/Title")] = generic.TextStringObject("Resolución favorable")
+    writer.update_container(info)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def rewritten_unchanged(pdf: bytes) -> bytes:
+    """Not an attack: a page object written again, identical (some tools do this)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer.mark_update(writer.root["/Pages"]["/Kids"].raw_get(1))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def rewritten(pdf: bytes) -> bytes:
     """The whole file saved again (not incrementally) by another tool."""
     import pikepdf
@@ -350,6 +370,7 @@ ATTACKS = {
     "form_value_changed": form_value_changed,
     "rewritten": rewritten,
     "signature_appearance_rewritten": signature_appearance_rewritten,
+    "title_changed": title_changed,
 }
 
 __all__ = ["ATTACKS", "TestPki", "document_timestamp", "fields", "make_document", "make_pki", "sign",

@@ -153,6 +153,12 @@ def test_a_new_page_is_named(signed, pki):
     assert any("página" in c.description for c in report.changes_after_last)
 
 
+def test_an_object_written_again_unchanged_is_not_a_change(signed, pki):
+    report = verify(material.rewritten_unchanged(signed), pki)
+    assert report.verdict is Verdict.VALID, report.reason
+    assert any("sin cambios" in c.description for c in report.signatures[0].changes)
+
+
 def test_garbage_and_empty_input_cannot_be_verified():
     for data in (b"", b"hello", b"%PDF-1.7\n" + b"\x00" * 100):
         report = verify_pdf(data, trust_roots=[])
