@@ -86,7 +86,14 @@ def verify_page() -> ResponseReturnValue:
 @api_bp.post("/verify")
 @limiter.limit(_rate)
 def verify_api() -> ResponseReturnValue:
-    """Validation report as JSON (``?format=pdf`` for the PDF report); public, rate-limited."""
+    """Validation report as JSON (``?format=pdf`` for the PDF report); public, rate-limited.
+
+    A caller that sends a token must send a valid one (401 otherwise), as everywhere in the API.
+    """
+    if request.headers.get("Authorization"):
+        from .api import api_user
+
+        api_user()
     result = _run(_upload(), request.values.get("folio"))
     if request.args.get("format") == "pdf":
         return _pdf_response(result)

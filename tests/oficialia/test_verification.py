@@ -189,6 +189,16 @@ def test_api_attacked_document_is_not_valid(client, trusted, signed):
     assert any(c["page"] == 1 and c["object"] for c in body["changes_after_last_signature"])
 
 
+def test_api_with_a_token(client, make_user, make_token, signed):
+    token = make_token(make_user(Role.AUDITOR))
+    ok = client.post("/api/v1/verify", headers={"Authorization": f"Bearer {token}"},
+                     data={"file": (io.BytesIO(signed), "d.pdf")}, content_type="multipart/form-data")
+    assert ok.status_code == 200
+    bad = client.post("/api/v1/verify", headers={"Authorization": "Bearer nope"},
+                      data={"file": (io.BytesIO(signed), "d.pdf")}, content_type="multipart/form-data")
+    assert bad.status_code == 401
+
+
 def test_api_bad_input_is_a_clear_4xx(client):
     missing = client.post("/api/v1/verify", data={}, content_type="multipart/form-data")
     assert missing.status_code == 422 and "Adjunte" in missing.get_json()["error"]["message"]
