@@ -73,6 +73,7 @@ bench: install services
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.ocr
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.workflow
 	$(PY) -m bench.signing
+	$(PY) -m bench.verify
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

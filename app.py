@@ -79,6 +79,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(responses_api.bp)
     csrf.exempt(responses_api.bp)  # bearer tokens or tracking codes, never cookies
     register_cli(app)
+    from oficialia import verification_views
+    from oficialia.verification_cli import register_verification_cli
+
+    app.register_blueprint(verification_views.bp)
+    app.register_blueprint(verification_views.api_bp)
+    csrf.exempt(verification_views.api_bp)  # public and rate-limited; no cookies involved
+    register_verification_cli(app)
     _register_error_handlers(app)
     _security_headers(app)
     return app

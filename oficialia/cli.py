@@ -103,6 +103,7 @@ def demo_command() -> None:
     for account in accounts:
         click.echo(f"  {ROLE_LABELS[account.role]:<22} {account.email}")
     _demo_pki()
+    _trust_demo_pki()
     _demo_response()
 
 
@@ -139,6 +140,23 @@ def _demo_response() -> None:
         return
     code = f", código de seguimiento {answered.tracking_code}" if answered.tracking_code else ""
     click.echo(f"Escrito respondido con una respuesta firmada y sellada: folio {answered.folio}{code}.")
+
+
+def _trust_demo_pki() -> None:
+    """Put the demo PKI's CAs (``<instance>/pki/trust/``, written by the step above) into the
+    verifier's trust store; idempotent, and nothing to do when that folder does not exist."""
+    from . import signing
+    from .trust import import_trust_folder
+
+    folder = signing.trust_dir()
+    try:
+        count = import_trust_folder(db.session, folder, note="PKI de demostración (flask demo)")
+        db.session.commit()
+    except OficialiaError as e:
+        _fail(e)
+        return
+    if count:
+        click.echo(f"Almacén de confianza: {count} certificado(s) de la PKI de demostración.")
 
 
 ocr_cli = AppGroup("ocr", help="Reconocimiento de texto (OCR) de los documentos.")

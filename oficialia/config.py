@@ -70,6 +70,15 @@ class Defaults:
     #: failed logins before an account is locked, and for how long
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
+    #: signature verification: seconds and MiB per file (isolated worker), workers per process,
+    #: fetching OCSP/CRL over the network (off: a public verifier must not fetch URLs from uploads),
+    #: and whether a signature with no revocation data can be VÁLIDA
+    VERIFY_TIMEOUT_SECONDS = 10
+    VERIFY_MEMORY_MB = 1024
+    VERIFY_WORKERS = 2
+    VERIFY_ALLOW_FETCH = False
+    VERIFY_REQUIRE_REVOCATION = False
+    RATELIMIT_VERIFY = "20 per minute"
     #: Flask-Limiter rules
     RATELIMIT_LOGIN = "10 per minute"
     RATELIMIT_TRACK = "30 per minute"

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -417,3 +418,48 @@ class SigningThrottle(db.Model):  # type: ignore[name-defined,misc]
     failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TrustAnchorKind(StrEnum):
+    #: a root the verifier trusts
+    ROOT = "root"
+    #: an issuing CA that helps build chains (trusted as an anchor too when an admin adds it)
+    INTERMEDIATE = "intermediate"
+
+
+TRUST_KIND_LABELS = {
+    TrustAnchorKind.ROOT: "Raíz",
+    TrustAnchorKind.INTERMEDIATE: "Intermedia (emisora)",
+}
+
+
+class TrustAnchor(db.Model):  # type: ignore[name-defined,misc]
+    """A certificate the signature verifier trusts, who added it and why."""
+
+    __tablename__ = "trust_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the certificate, DER
+    certificate: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    subject: Mapped[str] = mapped_column(String(1000), nullable=False)
+    issuer: Mapped[str] = mapped_column(String(1000), nullable=False)
+    #: serial number, upper-case hexadecimal
+    serial: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: SHA-256 of the DER, lower-case hexadecimal
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    kind: Mapped[TrustAnchorKind] = mapped_column(str_enum(TrustAnchorKind), nullable=False)
+    #: the admin who added it; None when added from the command line or the demo
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    #: why it is trusted, in the admin's words
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, index=True)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    added_by: Mapped[User | None] = relationship()
+
+    @property
+    def kind_label(self) -> str:
+        return TRUST_KIND_LABELS[self.kind]
