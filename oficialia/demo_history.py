@@ -94,9 +94,10 @@ def generate_history(session: DbSession, *, filings: int, years: int, tz: str, f
     """
     if filings < 1 or years < 1:
         raise ValueError("filings and years must be positive")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
     zone = ZoneInfo(tz)
-    procedures = session.execute(select(Procedure).where(Procedure.active.is_(True)).order_by(Procedure.id)).scalars().all()
+    procedures = session.execute(
+        select(Procedure).where(Procedure.active.is_(True)).order_by(Procedure.id)).scalars().all()
     if not procedures:
         raise ValueError("the catalogue has no procedures: run `flask --app app demo` first")
     author = session.execute(select(User.id).where(User.role.in_((Role.ADMIN, Role.SIGNER))).order_by(User.id)
@@ -215,8 +216,7 @@ def _load(session: DbSession, pg: bool, table: str, columns: Sequence[str], rows
     if not rows:
         return
     if pg:
-        raw = session.connection().connection.dbapi_connection
-        assert raw is not None
+        raw: Any = session.connection().connection.dbapi_connection
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
