@@ -32,6 +32,8 @@ bp = Blueprint("stats", __name__)
 READER_ROLES = (Role.SIGNER, Role.AUDITOR, Role.ADMIN)
 #: years of history the dashboard and the public page show when no period is chosen
 DEFAULT_YEARS = 3
+#: days listed under the daily chart
+DAY_TABLE_ROWS = 62
 
 
 def can_read_stats(user: Any) -> bool:
@@ -73,6 +75,12 @@ class Figure:
     horizontal: bool = False
     stacked: bool = False
     note: str = ""
+    #: the page's table shows only the last rows (the exports have them all)
+    table_limit: int = 0
+
+    @property
+    def table_rows(self) -> list[dict[str, Any]]:
+        return self.rows[-self.table_limit:] if self.table_limit else self.rows
 
     def chart(self) -> dict[str, Any]:
         heads = dict(self.columns)
@@ -98,53 +106,108 @@ def _with_share(rows: list[dict[str, Any]], column: str = "filings") -> list[dic
     return [{**r, "share": round(100 * r[column] / total, 1)} for r in rows]
 
 
+KEY = ("key", "Clave")
+NAME = ("label", "Nombre")
+SHARE = ("share", "%")
+#: the slugs of the dashboard's figures, in the order shown
+DASHBOARD_SLUGS = ("por-dia", "por-mes", "por-anio", "comparativo-anual", "meses-mas-demandados", "por-area",
+                   "por-tramite", "por-canal", "por-tipo-persona", "por-genero", "tiempos-respuesta", "sentido",
+                   "rezago", "satisfaccion")
+
+
+class Dashboard:
+    """Builds the dashboard's figures on demand, sharing what several of them read."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self._memo: dict[tuple[str, bool], list[Row]] = {}
+
+    def rows(self, by: str, times: bool = False) -> list[Row]:
+        if (by, True) in self._memo:
+            return self._memo[(by, True)]
+        if (by, times) not in self._memo:
+            self._memo[(by, times)] = self.stats.breakdown(by, times=times)
+        return self._memo[(by, times)]
+
+    def figure(self, slug: str) -> Figure | None:
+        build = getattr(self, "_" + slug.replace("-", "_"), None) if slug in DASHBOARD_SLUGS else None
+        return build() if build is not None else None
+
+    def figures(self) -> list[Figure]:
+        return [f for f in (self.figure(slug) for slug in DASHBOARD_SLUGS) if f is not None]
+
+    def _por_dia(self) -> Figure:
+        return Figure("por-dia", "Escritos recibidos por día", "line", [("key", "Día"), *COUNT_COLUMNS],
+                      _rows(self.rows("day")), label_column="key", series=["filings", "answered"],
+                      table_limit=DAY_TABLE_ROWS,
+                      note=f"La tabla muestra los últimos {DAY_TABLE_ROWS} días con escritos; CSV y JSON traen todos.")
+
+    def _por_mes(self) -> Figure:
+        return Figure("por-mes", "Escritos recibidos por mes", "bar", [("key", "Mes"), *COUNT_COLUMNS],
+                      _rows(self.rows("month")), label_column="key", series=["filings", "answered"])
+
+    def _por_anio(self) -> Figure:
+        return Figure("por-anio", "Escritos recibidos por año", "bar", [("key", "Año"), *COUNT_COLUMNS],
+                      _rows(self.rows("year")), label_column="key", series=["filings", "answered"])
+
+    def _comparativo_anual(self) -> Figure:
+        years, yoy = self.stats.year_over_year()
+        return Figure("comparativo-anual", "Comparativo anual (escritos por mes)", "line",
+                      [("label", "Mes"), *[(str(y), str(y)) for y in years]], yoy, series=[str(y) for y in years])
+
+    def _meses_mas_demandados(self) -> Figure:
+        return Figure("meses-mas-demandados", "Meses que más escritos reciben", "bar",
+                      [("label", "Mes"), ("filings", "Escritos")], self.stats.busiest_months(self.rows("month")),
+                      series=["filings"])
+
+    def _por_area(self) -> Figure:
+        return Figure("por-area", "Escritos por área", "bar", [KEY, NAME, *COUNT_COLUMNS],
+                      _rows(self.rows("department")), series=["filings", "answered", "overdue"], horizontal=True)
+
+    def _por_tramite(self) -> Figure:
+        return Figure("por-tramite", "Escritos por trámite (tema)", "bar", [KEY, NAME, *COUNT_COLUMNS],
+                      _rows(self.rows("procedure")), series=["filings"], horizontal=True)
+
+    def _share_figure(self, slug: str, title: str, by: str) -> Figure:
+        return Figure(slug, title, "doughnut", [KEY, NAME, *COUNT_COLUMNS[:2], SHARE],
+                      _with_share(_rows(self.rows(by))), series=["filings"])
+
+    def _por_canal(self) -> Figure:
+        return self._share_figure("por-canal", "Escritos por canal", "channel")
+
+    def _por_tipo_persona(self) -> Figure:
+        return self._share_figure("por-tipo-persona", "Escritos por tipo de persona", "kind")
+
+    def _por_genero(self) -> Figure:
+        return self._share_figure("por-genero", "Escritos por género de quien presenta", "gender")
+
+    def _tiempos_respuesta(self) -> Figure:
+        return Figure("tiempos-respuesta", "Tiempo de respuesta por área (días hábiles)", "bar",
+                      [KEY, NAME, *TIME_COLUMNS], [r.as_dict() for r in self.rows("department", True) if r.answered],
+                      series=["median_response_days", "p90_response_days"], horizontal=True,
+                      note="Días hábiles desde la recepción hasta la emisión de la respuesta firmada.")
+
+    def _sentido(self) -> Figure:
+        return Figure("sentido", "Sentido de las respuestas", "doughnut", [KEY, NAME, ("filings", "Respuestas"), SHARE],
+                      _with_share(_rows(self.rows("sense"))), series=["filings"])
+
+    def _rezago(self) -> Figure:
+        return Figure("rezago", "Rezago y vencidos por área (semáforo)", "bar",
+                      [KEY, NAME, ("open", "En trámite"), ("overdue", "Vencidos"), ("due_soon", "Vencen en 3 días"),
+                       ("paused", "En espera del solicitante"), ("light", "Semáforo")],
+                      self.stats.backlog(), series=["overdue", "due_soon", "open"], horizontal=True,
+                      note="Verde: sin vencidos; amarillo: hasta 10 % del rezago vencido; rojo: más del 10 %.")
+
+    def _satisfaccion(self) -> Figure:
+        return Figure("satisfaccion", "Satisfacción con la atención (1 a 5)", "bar",
+                      [KEY, NAME, ("ratings", "Calificaciones"), ("mean_score", "Promedio"),
+                       *[(f"score_{s}", f"{s} ★") for s in range(1, 6)]],
+                      self.stats.satisfaction(), series=["mean_score"], horizontal=True)
+
+
 def dashboard_figures(stats: Stats) -> list[Figure]:
     """Every figure of the dashboard, in the order shown."""
-    per_day = stats.breakdown("day", times=False)
-    per_month = stats.breakdown("month", times=False)
-    years, yoy = stats.year_over_year()
-    departments = stats.breakdown("department")
-    key = ("key", "Clave")
-    label = ("label", "Nombre")
-    share = ("share", "%")
-    return [
-        Figure("por-dia", "Escritos recibidos por día", "line", [("key", "Día"), *COUNT_COLUMNS], _rows(per_day),
-               label_column="key", series=["filings", "answered"]),
-        Figure("por-mes", "Escritos recibidos por mes", "bar", [("key", "Mes"), *COUNT_COLUMNS], _rows(per_month),
-               label_column="key", series=["filings", "answered"]),
-        Figure("por-anio", "Escritos recibidos por año", "bar", [("key", "Año"), *COUNT_COLUMNS],
-               _rows(stats.breakdown("year", times=False)), label_column="key", series=["filings", "answered"]),
-        Figure("comparativo-anual", "Comparativo anual (escritos por mes)", "line",
-               [("label", "Mes"), *[(str(y), str(y)) for y in years]], yoy, series=[str(y) for y in years]),
-        Figure("meses-mas-demandados", "Meses que más escritos reciben", "bar",
-               [("label", "Mes"), ("filings", "Escritos")], stats.busiest_months(per_month), series=["filings"]),
-        Figure("por-area", "Escritos por área", "bar", [key, label, *COUNT_COLUMNS], _rows(departments),
-               series=["filings", "answered", "overdue"], horizontal=True),
-        Figure("por-tramite", "Escritos por trámite (tema)", "bar", [key, label, *COUNT_COLUMNS],
-               _rows(stats.breakdown("procedure", times=False)), series=["filings"], horizontal=True),
-        Figure("por-canal", "Escritos por canal", "doughnut", [key, label, *COUNT_COLUMNS[:2], share],
-               _with_share(_rows(stats.breakdown("channel", times=False))), series=["filings"]),
-        Figure("por-tipo-persona", "Escritos por tipo de persona", "doughnut", [key, label, *COUNT_COLUMNS[:2], share],
-               _with_share(_rows(stats.breakdown("kind", times=False))), series=["filings"]),
-        Figure("por-genero", "Escritos por género de quien presenta", "doughnut",
-               [key, label, *COUNT_COLUMNS[:2], share],
-               _with_share(_rows(stats.breakdown("gender", times=False))), series=["filings"]),
-        Figure("tiempos-respuesta", "Tiempo de respuesta por área (días hábiles)", "bar", [key, label, *TIME_COLUMNS],
-               [r.as_dict() for r in departments if r.answered],
-               series=["median_response_days", "p90_response_days"], horizontal=True,
-               note="Días hábiles desde la recepción hasta la emisión de la respuesta firmada."),
-        Figure("sentido", "Sentido de las respuestas", "doughnut", [key, label, ("filings", "Respuestas"), share],
-               _with_share(_rows(stats.breakdown("sense", times=False))), series=["filings"]),
-        Figure("rezago", "Rezago y vencidos por área (semáforo)", "bar",
-               [key, label, ("open", "En trámite"), ("overdue", "Vencidos"), ("due_soon", "Vencen en 3 días"),
-                ("paused", "En espera del solicitante"), ("light", "Semáforo")],
-               stats.backlog(), series=["overdue", "due_soon", "open"], horizontal=True,
-               note="Verde: sin vencidos; amarillo: hasta 10 % del rezago vencido; rojo: más del 10 %."),
-        Figure("satisfaccion", "Satisfacción con la atención (1 a 5)", "bar",
-               [key, label, ("ratings", "Calificaciones"), ("mean_score", "Promedio"),
-                *[(f"score_{s}", f"{s} ★") for s in range(1, 6)]],
-               stats.satisfaction(), series=["mean_score"], horizontal=True),
-    ]
+    return Dashboard(stats).figures()
 
 
 def _merge_dicts(rows: list[dict[str, Any]], count: str) -> list[dict[str, Any]]:
@@ -241,7 +304,7 @@ def export(slug: str, fmt: str) -> ResponseReturnValue:
     if fmt not in ("csv", "json"):
         abort(404)
     stats = stats_for(request.args)
-    figure = next((f for f in dashboard_figures(stats) if f.slug == slug), None)
+    figure = Dashboard(stats).figure(slug)
     if figure is None:
         abort(404)
     name = f"estadisticas-{slug}"
