@@ -73,11 +73,17 @@ def agg_sqls(by: str, where: str = "TRUE", times: bool = True) -> list[str]:
     out = [f"SELECT {key} AS k, sum(filings), sum(answered), sum(answered_late), sum(days_sum) FROM stats_days "
            f"WHERE dim = '{dim}' AND {where} GROUP BY 1"]
     if times:
+        sums = ", ".join(f"sum(h{n})" for n in range(60))
+        out[0] = out[0].replace(" FROM stats_days", f", {sums} FROM stats_days")
         out.append(f"SELECT {key} AS k, days, sum(n) FROM stats_response_days WHERE dim = '{dim}' AND {where} "
                    "GROUP BY 1, 2")
     if by != "sense":
-        out.append("SELECT received_at, department_id, procedure_id, channel, filer_kind, filer_gender, status, due_at "
-                   "FROM filings WHERE status IN ('received', 'routed', 'in_progress', 'awaiting_filer')")
+        okey = {"day": "to_char(timezone(:tz, received_at), 'YYYY-MM-DD')",
+                "month": "to_char(timezone(:tz, received_at), 'YYYY-MM')",
+                "year": "to_char(timezone(:tz, received_at), 'YYYY')", "department": "department_id",
+                "procedure": "procedure_id", "gender": "filer_gender", "channel": "channel", "kind": "filer_kind"}[by]
+        out.append(f"SELECT {okey}, count(*) FROM filings WHERE status IN ('received', 'routed', 'in_progress') "
+                   "AND due_at < now() GROUP BY 1")
     return out
 
 

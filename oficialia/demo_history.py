@@ -42,7 +42,7 @@ from .models import (
     StatsResponseDays,
     User,
 )
-from .stats import FilingFacts, WorkingDayIndex, _upsert, aggregate_rows
+from .stats import COUNT_COLUMNS, FilingFacts, WorkingDayIndex, _upsert, aggregate_rows
 
 #: relative weight of each month (1 = January): the property-tax rush, quiet summer and December
 MONTH_WEIGHTS = (1.45, 1.2, 1.15, 1.0, 1.05, 0.95, 0.9, 0.7, 1.0, 1.05, 1.0, 0.6)
@@ -198,11 +198,8 @@ def generate_history(session: DbSession, *, filings: int, years: int, tz: str, f
         else:
             counter.value = value
     day_rows, hist_rows = aggregate_rows(stats_items)
-    for start in range(0, len(day_rows), CHUNK):
-        _upsert(session, StatsDay, day_rows[start:start + CHUNK], ["filings", "answered", "answered_late",
-                                                                   "days_sum"])
-    for start in range(0, len(hist_rows), CHUNK):
-        _upsert(session, StatsResponseDays, hist_rows[start:start + CHUNK], ["n"])
+    _merge_stats(session, pg, StatsDay, day_rows, COUNT_COLUMNS)
+    _merge_stats(session, pg, StatsResponseDays, hist_rows, ["n"])
     if pg:
         for table in ("filings", "responses", "evaluations"):
             session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
@@ -210,6 +207,26 @@ def generate_history(session: DbSession, *, filings: int, years: int, tz: str, f
     session.commit()
     return HistorySummary(filings=filings, answered=answered, open=still_open, evaluations=rated,
                           first_day=first, last_day=last)
+
+
+def _merge_stats(session: DbSession, pg: bool, model: Any, rows: list[dict[str, Any]], counters: list[str]) -> None:
+    """Add ``rows`` to an aggregate table (which may already count live filings)."""
+    if not rows:
+        return
+    if not pg:
+        for start in range(0, len(rows), CHUNK):
+            _upsert(session, model, rows[start:start + CHUNK], counters)
+        return
+    # COPY into a scratch table, then one INSERT … ON CONFLICT adds them up
+    table = model.__table__.name
+    columns = list(rows[0])
+    keys = [c.name for c in model.__table__.primary_key.columns]
+    session.execute(text(f"CREATE TEMP TABLE merge_{table} (LIKE {table}) ON COMMIT DROP"))
+    _load(session, pg, f"merge_{table}", columns, [tuple(r[c] for c in columns) for r in rows])
+    cols = ", ".join(columns)
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
+    session.execute(text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM merge_{table} "  # noqa: S608
+                         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"))
 
 
 def _load(session: DbSession, pg: bool, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:

@@ -382,6 +382,11 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
         return SENSE_LABELS[self.sense]
 
 
+#: response times (working days) counted in columns of :class:`StatsDay`; longer ones go to
+#: :class:`StatsResponseDays`
+STATS_HISTOGRAM_DAYS = 60
+
+
 class StatsDay(db.Model):  # type: ignore[name-defined,misc]
     """Counts of filings per local day of receipt, department and procedure, kept in step with
     intake and with the issue of responses (``oficialia.stats``), so figures never scan filings.
@@ -406,14 +411,19 @@ class StatsDay(db.Model):  # type: ignore[name-defined,misc]
     answered_late: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     #: sum of the response times, in working days
     days_sum: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # The histogram of response times: ``h0`` … ``h59`` count the filings answered in that many
+    # working days (longer ones go to :class:`StatsResponseDays`), so a median is one row per group.
+    for _n in range(STATS_HISTOGRAM_DAYS):
+        locals()[f"h{_n}"] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    del _n
 
 
 Index("ix_stats_days_dim_day", StatsDay.dim, StatsDay.day)
 
 
 class StatsResponseDays(db.Model):  # type: ignore[name-defined,misc]
-    """Histogram of response times (working days from receipt to the issued response), with the
-    same key as :class:`StatsDay`, so medians and percentiles come from a few rows."""
+    """The rest of the histogram of :class:`StatsDay`: answers that took
+    ``STATS_HISTOGRAM_DAYS`` working days or more, counted per exact number of days (rare)."""
 
     __tablename__ = "stats_response_days"
 

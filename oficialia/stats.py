@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflows.calendar import WorkingCalendar
@@ -39,6 +39,7 @@ from .errors import InvalidInput
 from .models import (
     CHANNEL_LABELS,
     SENSE_LABELS,
+    STATS_HISTOGRAM_DAYS,
     Channel,
     Department,
     Evaluation,
@@ -129,18 +130,17 @@ def record_answer(session: DbSession, filing: Filing, *, at: datetime, tz: str, 
 
 def _add_answer(session: DbSession, filing: Filing, *, day: date, days: int, late: int, sense: str | None) -> None:
     dims = _dims(filing)
-    counts = []
-    for dim, value in dims:
-        counts.append({**_key(day, filing.department_id, filing.procedure_id, dim, value),
-                       "filings": 0, "answered": 1, "answered_late": late, "days_sum": days})
     if sense is not None:
         dims.append(("sense", sense))
-        counts.append({**_key(day, filing.department_id, filing.procedure_id, "sense", sense),
-                       "filings": 1, "answered": 1, "answered_late": late, "days_sum": days})
-    _upsert(session, StatsDay, counts, ["filings", "answered", "answered_late", "days_sum"])
-    _upsert(session, StatsResponseDays, [
-        {**_key(day, filing.department_id, filing.procedure_id, dim, value), "days": days, "n": 1}
-        for dim, value in dims], ["n"])
+    bucket = [f"h{days}"] if days < STATS_HISTOGRAM_DAYS else []
+    counts = [{**_key(day, filing.department_id, filing.procedure_id, dim, value),
+               "filings": int(dim == "sense"), "answered": 1, "answered_late": late, "days_sum": days,
+               **dict.fromkeys(bucket, 1)} for dim, value in dims]
+    _upsert(session, StatsDay, counts, ["filings", "answered", "answered_late", "days_sum", *bucket])
+    if not bucket:
+        _upsert(session, StatsResponseDays, [
+            {**_key(day, filing.department_id, filing.procedure_id, dim, value), "days": days, "n": 1}
+            for dim, value in dims], ["n"])
 
 
 class WorkingDayIndex:
@@ -179,33 +179,40 @@ class FilingFacts:
     filer_gender: Gender
 
 
+HIST_COLUMNS = [f"h{n}" for n in range(STATS_HISTOGRAM_DAYS)]
+COUNT_COLUMNS = ["filings", "answered", "answered_late", "days_sum", *HIST_COLUMNS]
+
+
 def aggregate_rows(items: Iterable[tuple[FilingFacts, date, tuple[int, int, str | None] | None]],
                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The rows of both aggregate tables for ``(facts, local day, (days, late, sense) | None)``."""
-    counts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    hist: Counter[tuple[Any, ...]] = Counter()
+    width = 4 + STATS_HISTOGRAM_DAYS
+    counts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * width)
+    overflow: Counter[tuple[Any, ...]] = Counter()
     for facts, day, answer in items:
         dims = [(ALL, "")] + [(dim, str(getattr(facts, attr).value)) for dim, attr in DIM_ATTRS.items()]
         base = (day, facts.department_id or 0, facts.procedure_id or 0)
         for dim, value in dims:
+            counts[(*base, dim, value)][0] += 1
+        if answer is None:
+            continue
+        days, late, sense = answer
+        if sense is not None:
+            dims.append(("sense", sense))
+            counts[(*base, "sense", sense)][0] += 1
+        for dim, value in dims:
             c = counts[(*base, dim, value)]
-            c[0] += 1
-            if answer is not None:
-                c[1] += 1
-                c[2] += answer[1]
-                c[3] += answer[0]
-                hist[(*base, dim, value, answer[0])] += 1
-        if answer is not None and answer[2] is not None:
-            c = counts[(*base, "sense", answer[2])]
-            c[0] += 1
             c[1] += 1
-            c[2] += answer[1]
-            c[3] += answer[0]
-            hist[(*base, "sense", answer[2], answer[0])] += 1
+            c[2] += late
+            c[3] += days
+            if days < STATS_HISTOGRAM_DAYS:
+                c[4 + days] += 1
+            else:
+                overflow[(*base, dim, value, days)] += 1
     names = ("day", "department_id", "procedure_id", "dim", "value")
-    day_rows = [dict(zip(names, k, strict=True), filings=v[0], answered=v[1], answered_late=v[2], days_sum=v[3])
+    day_rows = [dict(zip(names, k, strict=True)) | dict(zip(COUNT_COLUMNS, v, strict=True))
                 for k, v in counts.items()]
-    hist_rows = [dict(zip((*names, "days"), k, strict=True), n=n) for k, n in hist.items()]
+    hist_rows = [dict(zip((*names, "days"), k, strict=True), n=n) for k, n in overflow.items()]
     return day_rows, hist_rows
 
 
@@ -404,7 +411,6 @@ class Stats:
     def __init__(self, session: DbSession, filters: Filters, *, tz: str, now: datetime) -> None:
         self.session, self.filters, self.tz, self.now = session, filters, tz, now
         self.dialect = session.get_bind().dialect.name
-        self._open: list[Any] | None = None
         self._names: dict[str, dict[int, tuple[str, str]]] = {}
 
     # ---- helpers
@@ -458,39 +464,45 @@ class Stats:
                                      "sense": {s.value: lbl for s, lbl in SENSE_LABELS.items()}}[by]
         return str(raw), labels.get(str(raw), str(raw))
 
-    def open_filings(self) -> list[Any]:
-        """The backlog under the filters: ``(received_at, department_id, procedure_id, channel,
-        filer_kind, filer_gender, status, due_at)`` of every filing still waiting."""
-        if self._open is None:
-            f = self.filters
-            stmt = select(Filing.received_at, Filing.department_id, Filing.procedure_id, Filing.channel,
-                          Filing.filer_kind, Filing.filer_gender, Filing.status, Filing.due_at
-                          ).where(Filing.status.in_(OPEN_STATES))
-            zone = ZoneInfo(self.tz)
-            if f.start:
-                stmt = stmt.where(Filing.received_at >= datetime.combine(f.start, time(), zone))
-            if f.end:
-                stmt = stmt.where(Filing.received_at < datetime.combine(f.end + timedelta(days=1), time(), zone))
-            if f.department_id is not None:
-                stmt = stmt.where(Filing.department_id == f.department_id)
-            if f.procedure_id is not None:
-                stmt = stmt.where(Filing.procedure_id == f.procedure_id)
-            self._open = list(self.session.execute(stmt))
-        return self._open
+    def _filing_filters(self, stmt: Any) -> Any:
+        f = self.filters
+        zone = ZoneInfo(self.tz)
+        if f.start:
+            stmt = stmt.where(Filing.received_at >= datetime.combine(f.start, time(), zone))
+        if f.end:
+            stmt = stmt.where(Filing.received_at < datetime.combine(f.end + timedelta(days=1), time(), zone))
+        if f.department_id is not None:
+            stmt = stmt.where(Filing.department_id == f.department_id)
+        if f.procedure_id is not None:
+            stmt = stmt.where(Filing.procedure_id == f.procedure_id)
+        return stmt
 
-    def _is_overdue(self, row: Any) -> bool:
-        return row.status in RUNNING_STATES and row.due_at is not None and row.due_at < self.now
+    def _overdue_condition(self) -> ColumnElement[bool]:
+        return Filing.status.in_(RUNNING_STATES) & Filing.due_at.is_not(None) & (Filing.due_at < self.now)
 
-    def _open_key(self, row: Any, by: str) -> Any:
-        if by in TIME_BY:
-            return _day_key(local_day(row.received_at, self.tz), by)
-        if by == "department":
-            return row.department_id or 0
-        if by == "procedure":
-            return row.procedure_id or 0
+    def overdue_counts(self, by: str) -> dict[Any, int]:
+        """Filings still running past their deadline now, per value of ``by`` (the filings' status
+        index keeps this to the backlog)."""
         if by == "sense":
-            return None
-        return getattr(row, DIM_ATTRS[by]).value
+            return {}
+        if by in TIME_BY:
+            if self.dialect == "postgresql":
+                local = func.timezone(self.tz, Filing.received_at)
+                fmt = {"day": "YYYY-MM-DD", "month": "YYYY-MM", "year": "YYYY"}[by]
+                key: Any = func.to_char(local, fmt)
+            else:  # SQLite knows no time zones: the overdue filings' instants are bucketed here
+                out: Counter[Any] = Counter()
+                stmt = self._filing_filters(select(Filing.received_at).where(self._overdue_condition()))
+                for (received_at,) in self.session.execute(stmt):
+                    out[_day_key(local_day(received_at, self.tz), by)] += 1
+                return dict(out)
+        elif by in ("department", "procedure"):
+            key = func.coalesce(Filing.department_id if by == "department" else Filing.procedure_id, 0)
+        else:
+            key = getattr(Filing, DIM_ATTRS[by])
+        k = key.label("k")
+        stmt = self._filing_filters(select(k, func.count()).where(self._overdue_condition()).group_by(k))
+        return {(raw.value if hasattr(raw, "value") else raw): int(n) for raw, n in self.session.execute(stmt)}
 
     # ---- figures
 
@@ -512,22 +524,22 @@ class Stats:
             return rows[norm]
 
         g = day_expr.label("g")
-        for raw, filings, answered, late, days_sum in self.session.execute(
+        hist_cols = [func.sum(getattr(StatsDay, c)) for c in HIST_COLUMNS] if times else []
+        for raw, filings, answered, late, days_sum, *hist in self.session.execute(
                 select(g, func.sum(StatsDay.filings), func.sum(StatsDay.answered), func.sum(StatsDay.answered_late),
-                       func.sum(StatsDay.days_sum)).where(*self._where(StatsDay, dim)).group_by(g)):
+                       func.sum(StatsDay.days_sum), *hist_cols).where(*self._where(StatsDay, dim)).group_by(g)):
             row = row_for(raw)
             row.filings, row.answered, row.answered_late, row.days_sum = (
                 int(filings), int(answered), int(late), int(days_sum))
-        if times:
+            row.hist.update({n: int(c) for n, c in enumerate(hist) if c})
+        if times:  # the long ones, rare
             h = hist_expr.label("g")
             for raw, days, n in self.session.execute(
                     select(h, StatsResponseDays.days, func.sum(StatsResponseDays.n))
                     .where(*self._where(StatsResponseDays, dim)).group_by(h, StatsResponseDays.days)):
                 row_for(raw).hist[int(days)] += int(n)
-        if by != "sense":
-            for o in self.open_filings():
-                if self._is_overdue(o):
-                    row_for(self._open_key(o, by)).overdue += 1
+        for raw, n in self.overdue_counts(by).items():
+            row_for(raw).overdue += n
         ordered = sorted(rows.values(), key=lambda r: r.key or "") if by in TIME_BY else sorted(
             rows.values(), key=lambda r: (-r.filings, r.label))
         return ordered
@@ -535,23 +547,22 @@ class Stats:
     def backlog(self) -> list[dict[str, Any]]:
         """Per department: open filings, overdue, due within three days, and a traffic light."""
         soon = self.now + timedelta(days=3)
-        per: dict[int, dict[str, Any]] = {}
-        for o in self.open_filings():
-            dept = o.department_id or 0
-            entry = per.setdefault(dept, {"open": 0, "overdue": 0, "due_soon": 0, "paused": 0})
-            entry["open"] += 1
-            if o.status is FilingState.AWAITING_FILER:
-                entry["paused"] += 1
-            elif self._is_overdue(o):
-                entry["overdue"] += 1
-            elif o.due_at is not None and o.due_at <= soon:
-                entry["due_soon"] += 1
+        running = Filing.status.in_(RUNNING_STATES)
+        dept = func.coalesce(Filing.department_id, 0).label("d")
+        stmt = self._filing_filters(select(
+            dept, func.count(),
+            func.sum(case((self._overdue_condition(), 1), else_=0)),
+            func.sum(case((running & (Filing.due_at >= self.now) & (Filing.due_at <= soon), 1), else_=0)),
+            func.sum(case((Filing.status == FilingState.AWAITING_FILER, 1), else_=0)),
+        ).where(Filing.status.in_(OPEN_STATES)).group_by(dept))
         out = []
-        for dept, entry in per.items():
-            code, name = self.names("department").get(dept, (None, NONE_LABEL)) if dept else (None, NONE_LABEL)
-            share = entry["overdue"] / entry["open"]
-            light = "verde" if entry["overdue"] == 0 else ("amarillo" if share <= 0.10 else "rojo")
-            out.append({"key": code, "label": name, **entry, "light": light})
+        for dept_id, n_open, overdue, due_soon, paused in self.session.execute(stmt):
+            code, name = self.names("department").get(dept_id, (None, NONE_LABEL)) if dept_id else (None, NONE_LABEL)
+            overdue = int(overdue or 0)
+            share = overdue / n_open
+            light = "verde" if overdue == 0 else ("amarillo" if share <= 0.10 else "rojo")
+            out.append({"key": code, "label": name, "open": int(n_open), "overdue": overdue,
+                        "due_soon": int(due_soon or 0), "paused": int(paused or 0), "light": light})
         return sorted(out, key=lambda e: (-e["overdue"], -e["open"], e["label"]))
 
     def year_over_year(self) -> tuple[list[int], list[dict[str, Any]]]:

@@ -1,8 +1,8 @@
-"""statistics and evaluations
+"""Statistics (aggregate tables with response-time histograms) and ratings of the attention
 
 Revision ID: 0008
 Revises: 0004
-Create Date: 2026-11-21 08:02:38.663726
+Create Date: 2026-11-21 08:30:59.325002
 
 """
 from alembic import op
@@ -28,6 +28,66 @@ def upgrade():
     sa.Column('answered', sa.Integer(), nullable=False),
     sa.Column('answered_late', sa.Integer(), nullable=False),
     sa.Column('days_sum', sa.Integer(), nullable=False),
+    sa.Column('h0', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h1', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h2', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h3', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h4', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h5', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h6', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h7', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h8', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h9', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h10', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h11', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h12', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h13', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h14', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h15', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h16', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h17', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h18', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h19', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h20', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h21', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h22', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h23', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h24', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h25', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h26', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h27', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h28', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h29', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h30', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h31', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h32', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h33', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h34', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h35', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h36', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h37', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h38', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h39', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h40', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h41', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h42', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h43', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h44', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h45', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h46', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h47', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h48', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h49', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h50', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h51', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h52', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h53', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h54', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h55', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h56', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h57', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h58', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('h59', sa.Integer(), server_default='0', nullable=False),
     sa.PrimaryKeyConstraint('day', 'department_id', 'procedure_id', 'dim', 'value', name=op.f('pk_stats_days'))
     )
     with op.batch_alter_table('stats_days', schema=None) as batch_op:

@@ -75,8 +75,9 @@ def answer(app, folio: str, sense: ResponseSense) -> None:
 
 
 def snapshot() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    days = sorted((r.day, r.department_id, r.procedure_id, r.dim, r.value, r.filings, r.answered, r.answered_late,
-                   r.days_sum) for r in db.session.execute(select(StatsDay)).scalars() if r.filings or r.answered)
+    columns = [c.name for c in StatsDay.__table__.columns]
+    days = sorted(tuple(getattr(r, c) for c in columns)
+                  for r in db.session.execute(select(StatsDay)).scalars() if r.filings or r.answered)
     hist = sorted((r.day, r.department_id, r.procedure_id, r.dim, r.value, r.days, r.n)
                   for r in db.session.execute(select(StatsResponseDays)).scalars())
     return days, hist
@@ -443,3 +444,18 @@ def test_history_dates_are_in_past_years_and_keep_live_folios(app, client, demo,
         assert folios[0] == "OP-2025-000001" and folios[-1] == "OP-2025-000050"
     live = file_via_api(client, readers["admin"])["folio"]
     assert live.endswith("-000001") and not live.startswith("OP-2025")
+
+
+def test_cli_demo_history_and_rebuild(app, runner, client, readers):
+    result = runner.invoke(args=["demo", "--filings", "60", "--years", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Historial de demostración: 60 escritos" in result.output
+    before = client.get("/api/v1/stats?by=department", headers=bearer(readers["auditor"])).json["rows"]
+    assert sum(r["filings"] for r in before) == 60
+    with app.app_context():
+        db.session.execute(StatsDay.__table__.delete())
+        db.session.commit()
+    result = runner.invoke(args=["stats", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "60 escritos" in result.output
+    assert client.get("/api/v1/stats?by=department", headers=bearer(readers["auditor"])).json["rows"] == before
