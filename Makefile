@@ -74,6 +74,7 @@ bench: install services
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.workflow
 	$(PY) -m bench.signing
 	$(PY) -m bench.verify
+	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.stats
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

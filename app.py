@@ -61,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             _sqlite_locking(db.engine)
 
-    from oficialia import api, response_views, responses_api, views
+    from oficialia import api, response_views, responses_api, stats_api, stats_views, views
     from oficialia.cli import register_cli
     from oficialia.dispatch import init_dispatcher
     from workflows import api as workflows_api
@@ -74,6 +74,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(workflow_views.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens only, never cookies
     app.register_blueprint(workflows_api.bp)
+    app.register_blueprint(stats_views.bp)
+    app.register_blueprint(stats_api.bp)
+    csrf.exempt(stats_api.bp)  # bearer tokens only
     csrf.exempt(workflows_api.bp)  # bearer tokens or tracking codes, never cookies
     app.register_blueprint(response_views.bp)
     app.register_blueprint(responses_api.bp)

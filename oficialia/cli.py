@@ -89,8 +89,11 @@ def verify_logbook_command() -> None:
 
 
 @click.command("demo")
+@click.option("--filings", type=click.IntRange(min=0), default=0,
+              help="Además, genera este número de escritos históricos para las estadísticas.")
+@click.option("--years", type=click.IntRange(min=1, max=20), default=3, help="Años de historia (anteriores al actual).")
 @with_appcontext
-def demo_command() -> None:
+def demo_command(filings: int, years: int) -> None:
     """Seed the demo municipality and print the demo accounts."""
     try:
         accounts = demo.seed_demo(db.session)
@@ -98,6 +101,9 @@ def demo_command() -> None:
     except OficialiaError as e:
         _fail(e)
         return
+    if filings:
+        from .stats_cli import make_history
+        make_history(filings, years)
     click.echo("Datos de demostración listos. Cuentas (contraseña para todas: "
                f"{demo.DEMO_PASSWORD}):")
     for account in accounts:
@@ -235,4 +241,6 @@ def register_cli(app: Flask) -> None:
     for group in (users_cli, tokens_cli, departments_cli, logbook_cli, ocr_cli, deadlines_cli, notifications_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
+    from .stats_cli import stats_cli
+    app.cli.add_command(stats_cli)
     app.cli.add_command(worker_command)

@@ -33,6 +33,7 @@ from .forms import FilingForm, clean_filename
 from .inspection import InspectedFile, UploadLimits, inspect_upload
 from .models import Channel, Department, Document, Filing, Procedure, Role, User
 from .search import index_filing
+from .stats import record_received
 from .tracking import hash_code, new_code
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,7 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
             data={"channel": channel.value, "text_sha256": _text_digest(form.subject, form.body),
                   "documents": [{"sha256": d.sha256, "pages": d.pages, "size": d.size} for d in filing.documents]})
         index_filing(session, filing)
+        record_received(session, filing, tz=settings.timezone)
         session.commit()
     except BaseException:
         session.rollback()

@@ -3,17 +3,20 @@ documents and the folio counters."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
+    Date,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -463,3 +466,79 @@ class TrustAnchor(db.Model):  # type: ignore[name-defined,misc]
     @property
     def kind_label(self) -> str:
         return TRUST_KIND_LABELS[self.kind]
+
+
+#: response times (working days) counted in columns of :class:`StatsDay`; longer ones go to
+#: :class:`StatsResponseDays`
+STATS_HISTOGRAM_DAYS = 60
+
+
+class StatsDay(db.Model):  # type: ignore[name-defined,misc]
+    """Counts of filings per local day of receipt, department and procedure, kept in step with
+    intake and with the issue of responses (``oficialia.stats``), so figures never scan filings.
+
+    ``dim``/``value`` split the day's filings by one attribute: ``all``/"" (every filing),
+    ``channel``, ``kind``, ``gender`` — or, for ``sense``, the answered ones by the sense of the
+    response. ``department_id``/``procedure_id`` are 0 for "none" (they are part of the key).
+    """
+
+    __tablename__ = "stats_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    procedure_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    dim: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    #: filings received that day (for ``sense``: answered with that sense)
+    filings: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: of those, how many have been answered (a response issued)
+    answered: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: answered after their legal deadline
+    answered_late: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: sum of the response times, in working days
+    days_sum: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # The histogram of response times: ``h0`` … ``h59`` count the filings answered in that many
+    # working days (longer ones go to :class:`StatsResponseDays`), so a median is one row per group.
+    for _n in range(STATS_HISTOGRAM_DAYS):
+        locals()[f"h{_n}"] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    del _n
+
+
+Index("ix_stats_days_dim_day", StatsDay.dim, StatsDay.day)
+
+
+class StatsResponseDays(db.Model):  # type: ignore[name-defined,misc]
+    """The rest of the histogram of :class:`StatsDay`: answers that took
+    ``STATS_HISTOGRAM_DAYS`` working days or more, counted per exact number of days (rare)."""
+
+    __tablename__ = "stats_response_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    procedure_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    dim: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    days: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    #: how many filings were answered in ``days`` working days
+    n: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+Index("ix_stats_response_days_dim_day", StatsResponseDays.dim, StatsResponseDays.day)
+
+
+class Evaluation(db.Model):  # type: ignore[name-defined,misc]
+    """The filer's rating of the attention received (1 to 5), once per filing."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    filing_id: Mapped[int] = mapped_column(ForeignKey("filings.id"), unique=True, nullable=False)
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"))
+    #: the department that answered (the one rated)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    score: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    comment: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+    filing: Mapped[Filing] = relationship()
+    department: Mapped[Department | None] = relationship()

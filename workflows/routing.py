@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from oficialia.db import DbSession, utcnow
 from oficialia.models import Department, Filing, Role, User
+from oficialia.stats import record_answer
 
 from .calendar import WorkingCalendar
 from .errors import WorkflowError
@@ -305,6 +306,8 @@ def perform_action(session: DbSession, filing: Filing, actor: User, request: Act
 
     session.flush()
     filing.status = new_state
+    if action is Action.ANSWER:  # the statistics count the answer in this same transaction
+        record_answer(session, filing, at=ctx.now, tz=tz, calendar=ctx.calendar)
     data["to"] = new_state.value
     append_entry(session, event=EVENTS[action], actor_label=f"{actor.name} <{actor.email}>", actor_id=actor.id,
                  filing_id=filing.id, filing_folio=filing.folio, department_id=department_id,
