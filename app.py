@@ -60,7 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             _sqlite_locking(db.engine)
 
-    from oficialia import api, views
+    from oficialia import admin_api_views, api, catalogue_views, openapi, views
     from oficialia.cli import register_cli
     from oficialia.dispatch import init_dispatcher
     from workflows import api as workflows_api
@@ -74,6 +74,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens only, never cookies
     app.register_blueprint(workflows_api.bp)
     csrf.exempt(workflows_api.bp)  # bearer tokens or tracking codes, never cookies
+    openapi.init_app(app)  # /api/v1/openapi.json and /api/v1/docs
+    app.register_blueprint(catalogue_views.bp)
+    app.register_blueprint(admin_api_views.bp)
     register_cli(app)
     _register_error_handlers(app)
     _security_headers(app)
@@ -117,6 +120,7 @@ def _register_error_handlers(app: Flask) -> None:
     def _domain_error(e: OficialiaError) -> ResponseReturnValue:
         field = getattr(e, "field", None)
         extra = {"field": field} if field else {}
+        extra |= getattr(e, "details", None) or {}  # e.g. every wrong field of a schema check
         return _error_response(e.http_status, e.code, e.message, **extra)
 
     @app.errorhandler(WorkflowError)

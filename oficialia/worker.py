@@ -52,8 +52,14 @@ def run_maintenance() -> None:
         take_checkpoint(db.session)
         db.session.commit()
 
+    def webhook_retries() -> None:
+        from .webhooks import sweep as sweep_webhooks
+
+        sweep_webhooks(db.session)
+
     tasks: dict[str, Callable[[], None]] = {
-        "ocr": ocr, "deadlines": deadlines, "notifications": notifications, "checkpoint": checkpoint}
+        "ocr": ocr, "deadlines": deadlines, "notifications": notifications, "checkpoint": checkpoint,
+        "webhooks": webhook_retries}
     for name, task in tasks.items():
         try:
             task()
