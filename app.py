@@ -67,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from workflows import views as workflow_views
 
     init_dispatcher(app)
+    openapi.bound_int_ids(app)  # before any route: ids beyond the database's range are 404
     app.register_blueprint(views.bp)
     app.register_blueprint(views.vendor_bp)
     app.register_blueprint(api.bp)

@@ -34,6 +34,7 @@ from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.json_schema import models_json_schema
+from werkzeug.routing import IntegerConverter
 
 from .errors import Forbidden, InvalidInput
 from .extensions import limiter
@@ -262,10 +263,28 @@ def require_scope(*scopes: Scope) -> None:
 # --- the document -------------------------------------------------------------------------------
 
 
+#: the largest id a route accepts: ids are 32-bit integers in the database
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` bounded to the database's integer range: a larger id is a 404, not a 500."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's signature
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def bound_int_ids(app: Flask) -> None:
+    """Make ``<int:…>`` in every route bounded; call before registering blueprints."""
+    app.url_map.converters["int"] = IdConverter
+
+
 def _path_and_params(rule: Any) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for name, conv in rule._converters.items():  # werkzeug's parsed converters of the rule
-        schema: dict[str, Any] = ({"type": "integer", "minimum": 0} if type(conv).__name__ == "IntegerConverter"
+        schema: dict[str, Any] = ({"type": "integer", "minimum": 0, "maximum": conv.max or MAX_ID}
+                                  if isinstance(conv, IntegerConverter)
                                   else {"type": "string", "minLength": 1, "pattern": "^[^/]+$"})
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule), params
@@ -354,6 +373,8 @@ def build_document(app: Flask) -> dict[str, Any]:
         if op.auth:
             errors[401] = ERROR_TEXT[401]
             errors[403] = ERROR_TEXT[403]
+        if method in ("post", "put", "patch", "delete"):
+            errors[409] = ERROR_TEXT[409]
         if op.files:
             errors.update({413: ERROR_TEXT[413], 415: ERROR_TEXT[415], 503: ERROR_TEXT[503]})
         for status, text in op.responses.items():
