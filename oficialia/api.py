@@ -158,7 +158,7 @@ def create_filing() -> ResponseReturnValue:
         if stored is None:
             raise
         return idempotency.replay(stored, fingerprint)
-    return jsonify(first["body"]), 201, {"Location": first["location"]}
+    return idempotency.respond(idempotency.serialize(first["body"]), 201, first["location"])
 
 
 @bp.get("/filings")

@@ -86,17 +86,26 @@ def record(session: DbSession, *, token_id: int, key: str, request_sha256: str, 
            body: Mapping[str, Any], location: str | None, filing_id: int | None) -> None:
     """Store the result inside the caller's transaction (flushes, so a duplicate fails here)."""
     session.add(IdempotencyKey(token_id=token_id, key=key, request_sha256=request_sha256, status_code=status_code,
-                               response_body=json.dumps(body, ensure_ascii=False), location=location,
-                               filing_id=filing_id))
+                               response_body=serialize(body), location=location, filing_id=filing_id))
     session.flush()
+
+
+def serialize(body: Mapping[str, Any]) -> str:
+    """The body's JSON text, as the app's JSON provider writes it (first answer and replays alike)."""
+    return str(current_app.json.dumps(body)) + "\n"
+
+
+def respond(text: str, status: int, location: str | None) -> ResponseReturnValue:
+    response = current_app.response_class(text, status=status, mimetype="application/json")
+    if location:
+        response.headers["Location"] = location
+    return response
 
 
 def replay(row: IdempotencyKey, request_sha256: str) -> ResponseReturnValue:
     """The stored first result, or :class:`IdempotencyMismatch` for other data under the key."""
     if row.request_sha256 != request_sha256:
         raise IdempotencyMismatch()
-    response = current_app.response_class(row.response_body, status=row.status_code, mimetype="application/json")
+    response = current_app.make_response(respond(row.response_body, row.status_code, row.location))
     response.headers["Idempotent-Replayed"] = "true"
-    if row.location:
-        response.headers["Location"] = row.location
     return response
