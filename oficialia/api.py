@@ -35,6 +35,7 @@ from .api_schemas import (
     FilingQuery,
     LogbookVerifyOut,
     ProcedureList,
+    ProcedureQuery,
     TrackOut,
     TrackQuery,
 )
@@ -44,7 +45,7 @@ from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .extensions import get_store, limiter
 from .forms import clean_text, parse_filing_form
 from .intake import IntakeSettings, Upload, receive_filing
-from .models import ApiToken, Channel, Department, Document, Filing, Procedure, Role, User
+from .models import ApiToken, Channel, Department, Document, Filing, Role, User
 from .openapi import endpoint, validated
 from .tokens import Scope, find_token
 
@@ -298,15 +299,19 @@ def track(folio: str) -> ResponseReturnValue:
 
 
 @bp.get("/procedures")
-@endpoint("Catálogo de trámites y servicios", auth=False, responses={200: ProcedureList}, tags=("catálogo",))
+@endpoint("Catálogo de trámites y servicios", auth=False, query=ProcedureQuery, responses={200: ProcedureList},
+          tags=("catálogo",), description="Registro Municipal de Trámites y Servicios; `q` busca en nombre, "
+                                          "descripción y requisitos sin distinguir acentos ni mayúsculas.")
 def list_procedures() -> ResponseReturnValue:
     """The public catalogue of procedures; no token."""
-    rows = db.session.execute(
-        select(Procedure).where(Procedure.active.is_(True)).order_by(Procedure.code)).scalars().all()
+    from .catalogue_views import search_procedures
+
+    query: ProcedureQuery = validated()
     return jsonify({"procedures": [
-        {"code": p.code, "name": p.name, "department": p.department.code, "response_days": p.response_days,
-         "requirements": p.requirement_list, "cost": str(p.cost), "description": p.description}
-        for p in rows]})
+        {"code": p.code, "name": p.name, "department": p.department.code, "department_name": p.department.name,
+         "response_days": p.response_days, "requirements": p.requirement_list, "cost": str(p.cost),
+         "description": p.description, "url": url_for("catalogue.detail", code=p.code, _external=True)}
+        for p in search_procedures(db.session, query.q or "")]})
 
 
 @bp.get("/departments")

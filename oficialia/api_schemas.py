@@ -59,6 +59,10 @@ class FilingQuery(Input):
     offset: int = Field(0, ge=0, le=1_000_000)
 
 
+class ProcedureQuery(Input):
+    q: str | None = Field(None, max_length=200, description="Búsqueda (sin distinguir acentos).")
+
+
 class TrackQuery(Input):
     code: str = Field("", max_length=100, description="Código de seguimiento del acuse.")
 
