@@ -72,6 +72,7 @@ bench: install services
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.intake
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.ocr
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.workflow
+	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.api_platform
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

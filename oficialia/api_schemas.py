@@ -28,7 +28,7 @@ def _lower(value: Any) -> Any:
 
 
 class FilingIn(Input):
-    """A petition (multipart), with its files in ``files``."""
+    """Un escrito (multipart); sus archivos van en `files`."""
 
     field_messages: ClassVar[dict[str, str]] = {
         "subject": "Escriba el asunto de su escrito.",
@@ -74,7 +74,7 @@ class RouteIn(Input):
 
 
 class ActionIn(Input):
-    """One workflow action."""
+    """Una acción del turnado."""
 
     field_messages: ClassVar[dict[str, str]] = {
         "action": "Acción desconocida. Valores admitidos: "
