@@ -140,6 +140,39 @@ def test_routed_and_concluded_events_follow_the_workflow(app, client, clerk_toke
     assert [json.loads(r["body"])["event"] for r in rx.requests] == ["filing.routed"]  # not subscribed to received
 
 
+def test_answered_and_concluded_events(app, client, clerk_token, make_user, make_token):
+    """The answer is issued by the responses service through the workflow's ``answer`` action."""
+    from workflows.routing import ActionRequest, perform_action
+    from workflows.states import Action
+
+    staff = make_user(Role.STAFF, department="SP")
+    staff_token = make_token(staff)
+    def routed_and_accepted():
+        folio = _file(client, clerk_token)
+        assert client.post(f"/api/v1/filings/{folio}/actions", json={"action": "route", "department": "SP"},
+                           headers=_auth(clerk_token)).status_code == 200
+        assert client.post(f"/api/v1/filings/{folio}/actions", json={"action": "accept"},
+                           headers=_auth(staff_token)).status_code == 200
+        return folio
+
+    with receiver() as (rx, base):
+        _subscribe(app, base, events=["filing.answered", "filing.concluded"])
+        answered = routed_and_accepted()
+        with app.app_context():
+            from oficialia.models import Filing, User
+
+            filing = db.session.execute(sa.select(Filing).where(Filing.folio == answered)).scalar_one()
+            perform_action(db.session, filing, db.session.get(User, staff.id), ActionRequest(action=Action.ANSWER),
+                           tz="America/Mexico_City")
+        concluded = routed_and_accepted()
+        response = client.post(f"/api/v1/filings/{concluded}/actions", json={"action": "conclude"},
+                               headers=_auth(staff_token))
+        assert response.status_code == 200, response.json
+        _deliver_queued(app)
+    got = [(json.loads(r["body"])["event"], json.loads(r["body"])["data"]["folio"]) for r in rx.requests]
+    assert got == [("filing.answered", answered), ("filing.concluded", concluded)]
+
+
 def test_failures_are_retried_with_backoff_and_logged(app, client, clerk_token, make_user, login):
     with receiver(statuses=[500, 503]) as (rx, base):
         sub_id, _ = _subscribe(app, base)
