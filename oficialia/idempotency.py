@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from flask.typing import ResponseReturnValue
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import DbSession, UTCDateTime, db, utcnow
@@ -109,3 +109,11 @@ def replay(row: IdempotencyKey, request_sha256: str) -> ResponseReturnValue:
     response = current_app.make_response(respond(row.response_body, row.status_code, row.location))
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def prune(session: DbSession, *, days: int, now: datetime | None = None) -> int:
+    """Forget keys older than ``days`` (commits): a retry that late is a new filing."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

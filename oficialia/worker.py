@@ -57,9 +57,14 @@ def run_maintenance() -> None:
 
         sweep_webhooks(db.session)
 
+    def idempotency_keys() -> None:
+        from .idempotency import prune
+
+        prune(db.session, days=int(cfg["IDEMPOTENCY_DAYS"]))
+
     tasks: dict[str, Callable[[], None]] = {
         "ocr": ocr, "deadlines": deadlines, "notifications": notifications, "checkpoint": checkpoint,
-        "webhooks": webhook_retries}
+        "webhooks": webhook_retries, "idempotency": idempotency_keys}
     for name, task in tasks.items():
         try:
             task()

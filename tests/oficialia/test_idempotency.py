@@ -79,6 +79,20 @@ def test_bad_keys_and_refused_filings_store_nothing(app, client, token):
     assert _post(client, token, key="r").status_code == 201  # the corrected retry goes through
 
 
+def test_old_keys_are_forgotten(app, client, token):
+    from datetime import timedelta
+
+    from oficialia.db import utcnow
+    from oficialia.idempotency import prune
+
+    first = _post(client, token, key="viejo")
+    with app.app_context():
+        assert prune(db.session, days=7) == 0
+        assert prune(db.session, days=7, now=utcnow() + timedelta(days=8)) == 1
+    again = _post(client, token, key="viejo")
+    assert again.json["folio"] != first.json["folio"]
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_twenty_concurrent_requests_with_one_key_create_one_folio(app, token):
