@@ -75,6 +75,7 @@ bench: install services
 	$(PY) -m bench.signing
 	$(PY) -m bench.verify
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.stats
+	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.api_platform
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

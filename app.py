@@ -61,13 +61,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             _sqlite_locking(db.engine)
 
-    from oficialia import api, response_views, responses_api, stats_api, stats_views, views
+    from oficialia import (admin_api_views, api, catalogue_views, openapi, response_views, responses_api, stats_api,
+                           stats_views, views)
     from oficialia.cli import register_cli
     from oficialia.dispatch import init_dispatcher
     from workflows import api as workflows_api
     from workflows import views as workflow_views
 
     init_dispatcher(app)
+    openapi.bound_int_ids(app)  # before any route: ids beyond the database's range are 404
     app.register_blueprint(views.bp)
     app.register_blueprint(views.vendor_bp)
     app.register_blueprint(api.bp)
@@ -81,6 +83,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(response_views.bp)
     app.register_blueprint(responses_api.bp)
     csrf.exempt(responses_api.bp)  # bearer tokens or tracking codes, never cookies
+    openapi.init_app(app)  # /api/v1/openapi.json and /api/v1/docs
+    app.register_blueprint(catalogue_views.bp)
+    app.register_blueprint(admin_api_views.bp)
     register_cli(app)
     from oficialia import verification_views
     from oficialia.verification_cli import register_verification_cli
@@ -131,6 +136,7 @@ def _register_error_handlers(app: Flask) -> None:
     def _domain_error(e: OficialiaError) -> ResponseReturnValue:
         field = getattr(e, "field", None)
         extra = {"field": field} if field else {}
+        extra |= getattr(e, "details", None) or {}  # e.g. every wrong field of a schema check
         return _error_response(e.http_status, e.code, e.message, **extra)
 
     @app.errorhandler(WorkflowError)

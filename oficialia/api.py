@@ -2,16 +2,20 @@
 
 Callers authenticate with ``Authorization: Bearer <token>`` only; session cookies are ignored
 here, which is why the blueprint is exempt from CSRF. Errors are JSON:
-``{"error": {"code", "message"}}`` with a Spanish message.
+``{"error": {"code", "message"}}`` with a Spanish message. Every view is declared with
+:func:`oficialia.openapi.endpoint`: its scope, inputs and outputs are enforced and documented
+from the same declaration.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from workflows.logbook import verify_chain
 from workflows.machine import allowed_actions
@@ -19,14 +23,31 @@ from workflows.models import LogbookEntry, Routing
 from workflows.routing import parse_action, perform_action, routings_of
 from workflows.states import Action, FilingState
 
-from . import access, auth, delivery, search, tracking
+from . import access, delivery, idempotency, search, tracking
+from .api_schemas import (
+    ActionIn,
+    ActionResultOut,
+    DepartmentList,
+    FilingCreated,
+    FilingDetail,
+    FilingIn,
+    FilingList,
+    FilingQuery,
+    LogbookVerifyOut,
+    ProcedureList,
+    ProcedureQuery,
+    TrackOut,
+    TrackQuery,
+)
 from .db import db
 from .dispatch import get_dispatcher
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .extensions import get_store, limiter
 from .forms import clean_text, parse_filing_form
 from .intake import IntakeSettings, Upload, receive_filing
-from .models import Channel, Department, Document, Filing, Procedure, Role, User
+from .models import ApiToken, Channel, Department, Document, Filing, Role, User
+from .openapi import endpoint, validated
+from .tokens import Scope, find_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -37,19 +58,24 @@ def _iso(moment: Any) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def api_user() -> User:
-    """The token's user, or 401."""
-    if "api_user" not in g:
+def api_token() -> ApiToken:
+    """The caller's live token, or 401."""
+    if "api_token" not in g:
         header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        user = auth.user_for_token(db.session, token.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
+        scheme, _, raw = header.partition(" ")
+        row = find_token(db.session, raw.strip()) if scheme.lower() == "bearer" else None
+        if row is None:
             raise Unauthorized("Envíe un token válido en el encabezado «Authorization: Bearer …».")
         if db.session.dirty:  # records last use (at most once a minute)
             db.session.commit()
-        g.api_user = user
-    result: User = g.api_user
+        g.api_token = row
+    result: ApiToken = g.api_token
     return result
+
+
+def api_user() -> User:
+    """The token's user, or 401."""
+    return api_token().user
 
 
 def document_json(d: Document) -> dict[str, Any]:
@@ -73,44 +99,85 @@ def filing_json(f: Filing) -> dict[str, Any]:
     }
 
 
-@bp.post("/filings")
-def create_filing() -> ResponseReturnValue:
-    """File a petition (multipart)."""
-    user = api_user()
-    received = receive_filing(
-        db.session, get_store(), form=parse_filing_form(request.form),
-        uploads=[Upload(filename=f.filename or "", data=f.read()) for f in request.files.getlist("files")],
-        actor=user, settings=IntakeSettings.from_config(current_app.config), default_channel=Channel.API,
-        dispatcher=get_dispatcher())
-    f = received.filing
-    body = {
-        "folio": f.folio, "tracking_code": received.tracking_code, "status": f.status.value,
+def _created_body(f: Filing, code: str) -> dict[str, Any]:
+    return {
+        "folio": f.folio, "tracking_code": code, "status": f.status.value,
         "received_at": _iso(f.received_at),
-        "receipt_url": url_for("oficialia.receipt_pdf", folio=f.folio, code=received.tracking_code, _external=True),
-        "tracking_url": delivery.tracking_url(current_app.config, f.folio, received.tracking_code),
+        "receipt_url": url_for("oficialia.receipt_pdf", folio=f.folio, code=code, _external=True),
+        "tracking_url": delivery.tracking_url(current_app.config, f.folio, code),
         "documents": [document_json(d) for d in f.documents],
     }
-    return jsonify(body), 201, {"Location": url_for("api.get_filing", folio=f.folio, _external=True)}
+
+
+@bp.post("/filings")
+@endpoint("Presentar un escrito", scope=Scope.FILE, form=FilingIn, files=("files",),
+          responses={201: FilingCreated}, tags=("escritos",),
+          headers={idempotency.HEADER: "Clave única del envío: un reintento con la misma clave devuelve el "
+                                       "primer resultado (mismo estado y cuerpo), nunca un segundo folio."},
+          description="Multipart: campos del escrito y uno o más archivos (PDF, JPEG, PNG, TIFF) en `files`. "
+                      "Si el token tiene canal (chatbot, app, telefono…), el escrito registra ese canal.")
+def create_filing() -> ResponseReturnValue:
+    """File a petition (multipart); honours ``Idempotency-Key``."""
+    token = api_token()
+    user = token.user
+    form = parse_filing_form(request.form)
+    if token.channel is not None:
+        if form.channel is not None and form.channel is not token.channel:
+            raise InvalidInput(f"Este token presenta escritos por el canal «{token.channel.value}».",
+                               field="channel")
+        form = replace(form, channel=token.channel)
+    files = request.files.getlist("files")
+    uploads = [Upload(filename=f.filename or "", data=f.read()) for f in files]
+    key = request.headers.get(idempotency.HEADER)
+    fingerprint = ""
+    if key is not None:
+        key = idempotency.clean_key(key)
+        fingerprint = idempotency.fingerprint(
+            request.form.to_dict(flat=False), [("files", u.filename, u.data) for u in uploads])
+        stored = idempotency.find(db.session, token.id, key)
+        if stored is not None:
+            return idempotency.replay(stored, fingerprint)
+    first: dict[str, Any] = {}
+
+    def before_commit(filing: Filing, code: str) -> None:
+        # the body is built once, inside the transaction: a replay answers exactly these bytes
+        first["body"] = _created_body(filing, code)
+        first["location"] = url_for("api.get_filing", folio=filing.folio, _external=True)
+        if key is not None:
+            idempotency.record(db.session, token_id=token.id, key=key, request_sha256=fingerprint,
+                               status_code=201, body=first["body"], location=first["location"],
+                               filing_id=filing.id)
+    try:
+        receive_filing(
+            db.session, get_store(), form=form, uploads=uploads, actor=user,
+            settings=IntakeSettings.from_config(current_app.config), default_channel=Channel.API,
+            dispatcher=get_dispatcher(), before_commit=before_commit)
+    except IntegrityError:
+        # a concurrent request with the same key committed first: answer its result
+        db.session.rollback()
+        stored = idempotency.find(db.session, token.id, key) if key is not None else None
+        if stored is None:
+            raise
+        return idempotency.replay(stored, fingerprint)
+    return idempotency.respond(idempotency.serialize(first["body"]), 201, first["location"])
 
 
 @bp.get("/filings")
+@endpoint("Listar escritos", scope=Scope.TRACK, query=FilingQuery, responses={200: FilingList}, tags=("escritos",),
+          description="Escritos visibles para quien llama, del más reciente al más antiguo; `q` busca en "
+                      "asunto, texto y OCR.")
 def list_filings() -> ResponseReturnValue:
     """Filings the caller may see, newest first."""
     user = api_user()
     stmt = access.visible_filings(user)
-    status = request.args.get("status")
-    if status:
-        if status not in {s.value for s in FilingState}:
-            raise InvalidInput("Estado desconocido.", field="status")
-        stmt = stmt.where(Filing.status == FilingState(status))
-    dept = request.args.get("department")
-    if dept:
-        stmt = stmt.join(Department, Department.id == Filing.department_id).where(Department.code == dept.upper())
-    limit = request.args.get("limit", 50, type=int) or 50
-    offset = request.args.get("offset", 0, type=int) or 0
-    if not 1 <= limit <= LIST_LIMIT_MAX or offset < 0:
-        raise InvalidInput(f"«limit» debe estar entre 1 y {LIST_LIMIT_MAX} y «offset» no puede ser negativo.")
-    q = clean_text(request.args.get("q"))
+    query: FilingQuery = validated()
+    if query.status:
+        stmt = stmt.where(Filing.status == FilingState(query.status))
+    if query.department:
+        stmt = stmt.join(Department, Department.id == Filing.department_id).where(
+            Department.code == query.department.upper())
+    limit, offset = query.limit, query.offset
+    q = clean_text(query.q)
     if q:
         hits, total = search.search(db.session, stmt, q, limit=limit, offset=offset)
         items = [filing_json(h.filing) | {"rank": h.rank, "snippet": str(h.snippet)} for h in hits]
@@ -123,6 +190,7 @@ def list_filings() -> ResponseReturnValue:
 
 
 @bp.get("/filings/<folio>")
+@endpoint("Consultar un expediente", scope=Scope.TRACK, responses={200: FilingDetail}, tags=("escritos",))
 def get_filing(folio: str) -> ResponseReturnValue:
     """The whole record the caller may see."""
     user = api_user()
@@ -150,21 +218,23 @@ def routing_json(r: Routing) -> dict[str, Any]:
 
 
 @bp.post("/filings/<folio>/actions")
+@endpoint("Aplicar una acción del turnado", scope=Scope.ACT, json=ActionIn,
+          responses={200: ActionResultOut, 409: "La acción no es posible en el estado actual del escrito."},
+          tags=("turnado",))
 def filing_action(folio: str) -> ResponseReturnValue:
     """Apply one workflow action (route, accept, assign, forward, copy, return, request_info,
     resume, reject, conclude); 409 when the filing's state does not allow it."""
     user = api_user()
     filing = access.get_filing(db.session, user, folio)
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("Envíe un objeto JSON con «action».")
-    result = perform_action(db.session, filing, user, parse_action(data), tz=str(current_app.config["TIMEZONE"]))
+    data = request.get_json(silent=True)  # an object: checked against ActionIn by @endpoint
+    result = perform_action(db.session, filing, user, parse_action(data or {}), tz=str(current_app.config["TIMEZONE"]))
     return jsonify(filing_json(result.filing) | {
         "routing": [routing_json(r) for r in routings_of(db.session, result.filing)],
         "allowed_actions": [a.value for a in allowed_actions(result.state) if a is not Action.ANSWER]})
 
 
 @bp.get("/logbook/verify")
+@endpoint("Verificar la bitácora", scope=Scope.STATS, responses={200: LogbookVerifyOut}, tags=("auditoría",))
 def logbook_verify() -> ResponseReturnValue:
     """Recompute the logbook's hash chain (auditors and admins)."""
     user = api_user()
@@ -176,6 +246,7 @@ def logbook_verify() -> ResponseReturnValue:
 
 
 @bp.get("/documents/<int:document_id>")
+@endpoint("Descargar un documento original", scope=Scope.TRACK, responses={200: "binary"}, tags=("documentos",))
 def document(document_id: int) -> ResponseReturnValue:
     """Download an original, checked against its SHA-256 first."""
     user = api_user()
@@ -184,6 +255,8 @@ def document(document_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/documents/<int:document_id>/searchable")
+@endpoint("Descargar la copia buscable (PDF/A con OCR)", scope=Scope.TRACK, responses={200: "binary"},
+          tags=("documentos",))
 def searchable_copy(document_id: int) -> ResponseReturnValue:
     """Download the searchable, stamped PDF/A copy made by OCR."""
     user = api_user()
@@ -191,6 +264,7 @@ def searchable_copy(document_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/documents/<int:document_id>/ocr")
+@endpoint("Repetir el OCR de un documento", scope=Scope.ACT, responses={202: None}, tags=("documentos",))
 def retry_ocr(document_id: int) -> ResponseReturnValue:
     """Run OCR again for a document."""
     user = api_user()
@@ -204,6 +278,10 @@ def retry_ocr(document_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/track/<folio>")
+@endpoint("Seguimiento público (sin token)", auth=False, query=TrackQuery, responses={200: TrackOut},
+          tags=("seguimiento",), rate_limit=False,
+          description="Con el folio y el código de seguimiento del acuse. Un código equivocado responde igual que "
+                      "un folio inexistente (404).")
 @limiter.limit(lambda: current_app.config["RATELIMIT_TRACK"])
 def track(folio: str) -> ResponseReturnValue:
     """Public tracking; no token. A wrong code answers like an unknown folio."""
@@ -223,17 +301,23 @@ def track(folio: str) -> ResponseReturnValue:
 
 
 @bp.get("/procedures")
+@endpoint("Catálogo de trámites y servicios", auth=False, query=ProcedureQuery, responses={200: ProcedureList},
+          tags=("catálogo",), description="Registro Municipal de Trámites y Servicios; `q` busca en nombre, "
+                                          "descripción y requisitos sin distinguir acentos ni mayúsculas.")
 def list_procedures() -> ResponseReturnValue:
     """The public catalogue of procedures; no token."""
-    rows = db.session.execute(
-        select(Procedure).where(Procedure.active.is_(True)).order_by(Procedure.code)).scalars().all()
+    from .catalogue_views import search_procedures
+
+    query: ProcedureQuery = validated()
     return jsonify({"procedures": [
-        {"code": p.code, "name": p.name, "department": p.department.code, "response_days": p.response_days,
-         "requirements": p.requirement_list, "cost": str(p.cost), "description": p.description}
-        for p in rows]})
+        {"code": p.code, "name": p.name, "department": p.department.code, "department_name": p.department.name,
+         "response_days": p.response_days, "requirements": p.requirement_list, "cost": str(p.cost),
+         "description": p.description, "url": url_for("catalogue.detail", code=p.code, _external=True)}
+        for p in search_procedures(db.session, query.q or "")]})
 
 
 @bp.get("/departments")
+@endpoint("Áreas de la administración", auth=False, responses={200: DepartmentList}, tags=("catálogo",))
 def list_departments() -> ResponseReturnValue:
     """Departments; no token."""
     rows = db.session.execute(

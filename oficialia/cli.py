@@ -52,14 +52,63 @@ def create_user_command(email: str, role: str, department_code: str | None, pass
 @tokens_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="cli", help="Para qué o quién es el token.")
-def create_token_command(email: str, name: str) -> None:
+@click.option("--scope", "scopes", multiple=True,
+              help="Alcance: file, track, act, sign, stats (repetible). Sin él: todos los del rol del usuario.")
+@click.option("--channel", default=None,
+              help="Canal que registran sus escritos: chatbot, app, telefono, correo, interinstitucional, api.")
+def create_token_command(email: str, name: str, scopes: tuple[str, ...], channel: str | None) -> None:
     """Issue an API token; it is printed once, as the last word."""
+    from . import tokens
+
     user = db.session.execute(db.select(User).where(User.email == auth.normalize_email(email))).scalar_one_or_none()
     if user is None:
         raise click.ClickException(f"No existe el usuario {email}.")
-    token = auth.create_token(db.session, user, name)
-    db.session.commit()
-    click.echo(f"Token para {user.email} (guárdelo: no se volverá a mostrar): {token}")
+    try:
+        row, token = tokens.issue_token(db.session, user, name=name, scopes=scopes, channel=channel)
+        db.session.commit()
+    except OficialiaError as e:
+        _fail(e)
+        return
+    channel_text = f", canal {row.channel.value}" if row.channel else ""
+    click.echo(f"Token para {user.email} (alcances: {row.scopes}{channel_text}; guárdelo: no se volverá a "
+               f"mostrar): {token}")
+
+
+@tokens_cli.command("list")
+def list_tokens_command() -> None:
+    """List tokens (prefix, user, scopes, channel, state)."""
+    from . import tokens
+
+    for t in tokens.list_tokens(db.session):
+        state = "revocado" if t.revoked_at else "activo"
+        click.echo(f"{t.id}\t{t.prefix}…\t{t.user.email}\t{t.name}\t{t.scopes}\t"
+                   f"{t.channel.value if t.channel else '-'}\t{state}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def revoke_token_command(token_id: int) -> None:
+    """Revoke the token TOKEN_ID (see ``tokens list``)."""
+    from . import tokens
+
+    try:
+        row = tokens.revoke_token(db.session, token_id)
+        db.session.commit()
+    except OficialiaError as e:
+        _fail(e)
+        return
+    click.echo(f"Token {row.prefix}… revocado.")
+
+
+webhooks_cli = AppGroup("webhooks", help="Webhooks de los integradores.")
+
+
+@webhooks_cli.command("sweep")
+def webhooks_sweep_command() -> None:
+    """Queue the webhook deliveries that are due (retries after back-off)."""
+    from . import webhooks
+
+    click.echo(f"Entregas en cola: {webhooks.sweep(db.session)}.")
 
 
 @departments_cli.command("create")
@@ -238,7 +287,8 @@ def worker_command(burst: bool) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, tokens_cli, departments_cli, logbook_cli, ocr_cli, deadlines_cli, notifications_cli):
+    for group in (users_cli, tokens_cli, departments_cli, logbook_cli, ocr_cli, deadlines_cli, notifications_cli,
+                  webhooks_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
     from .stats_cli import stats_cli

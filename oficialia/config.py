@@ -83,6 +83,11 @@ class Defaults:
     RATELIMIT_LOGIN = "10 per minute"
     RATELIMIT_TRACK = "30 per minute"
     RATELIMIT_HEADERS_ENABLED = True
+    #: API limits per token (or per address without one) and per address, on every operation
+    RATELIMIT_API_TOKEN = "120 per minute"  # noqa: S105 - a rate, not a secret
+    RATELIMIT_API_ADDRESS = "600 per minute"
+    #: days an Idempotency-Key is remembered (a retry later than that files anew)
+    IDEMPOTENCY_DAYS = 7
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None

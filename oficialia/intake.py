@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +35,7 @@ from .models import Channel, Department, Document, Filing, Procedure, Role, User
 from .search import index_filing
 from .stats import record_received
 from .tracking import hash_code, new_code
+from .webhooks import emit_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,15 @@ def _store(store: ObjectStore, uploads: Sequence[Upload], inspected: Sequence[In
 
 def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, uploads: Sequence[Upload],
                    actor: User | None, settings: IntakeSettings,
-                   default_channel: Channel = Channel.WEB, dispatcher: Dispatcher | None = None) -> Received:
+                   default_channel: Channel = Channel.WEB, dispatcher: Dispatcher | None = None,
+                   before_commit: Callable[[Filing, str], None] | None = None) -> Received:
     """Receive one filing and give it its folio.
 
     :param actor: who is filing: a citizen for themselves, a clerk at the window on someone's
         behalf, an API token's user, or ``None`` for a guest on the portal.
     :param default_channel: the channel when the form names none.
+    :param before_commit: called with the filing and its tracking code inside the transaction,
+        just before the commit (the API records its idempotency key there).
     :raises InvalidInput, RejectedFile, Forbidden: for what the user sent; nothing is kept.
     :raises StorageUnavailable: if the originals could not be stored; nothing is recorded.
 
@@ -195,6 +199,8 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
                   "documents": [{"sha256": d.sha256, "pages": d.pages, "size": d.size} for d in filing.documents]})
         index_filing(session, filing)
         record_received(session, filing, tz=settings.timezone)
+        if before_commit is not None:
+            before_commit(filing, code)
         session.commit()
     except BaseException:
         session.rollback()
@@ -207,6 +213,7 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
                 log.exception("OCR of document %s not queued after intake", document.id)
     # the filer's "received" e-mail; a failure to notify never undoes the intake
     after_intake(session, filing)
+    emit_after_commit(session, "filing.received", filing)
     return Received(filing=filing, tracking_code=code)
 
 

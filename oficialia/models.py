@@ -153,8 +153,17 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: what the token may do, space-separated (see :mod:`oficialia.tokens`); role checks still apply
+    scopes: Mapped[str] = mapped_column(String(100), nullable=False, default="file track act sign stats",
+                                        server_default="file track act sign stats")
+    #: the channel recorded on every filing the token creates (chatbot, app, telefono…); None: the form's
+    channel: Mapped[Channel | None] = mapped_column(str_enum(Channel))
 
     user: Mapped[User] = relationship()
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
 
 
 class Procedure(db.Model):  # type: ignore[name-defined,misc]

@@ -42,7 +42,7 @@ from .models import CHANNEL_LABELS, ROLE_LABELS, Channel, Department, Filing, Pr
 bp = Blueprint("oficialia", __name__)
 #: front-end libraries installed from the npm registry by `make` (never committed)
 vendor_bp = Blueprint("vendor", __name__, url_prefix="/vendor")
-VENDOR_DIRS = {"bootstrap": ("bootstrap", "dist"), "chartjs": ("chart.js", "dist")}
+VENDOR_DIRS = {"bootstrap": ("bootstrap", "dist"), "chartjs": ("chart.js", "dist"), "swagger-ui": ("swagger-ui-dist",)}
 
 PAGE_SIZE = 50
 STAFF_ROLES = (Role.CLERK, Role.STAFF, Role.SIGNER, Role.AUDITOR, Role.ADMIN)

@@ -58,8 +58,19 @@ def run_maintenance() -> None:
         take_checkpoint(db.session, timestamp=stamp)
         db.session.commit()
 
+    def webhook_retries() -> None:
+        from .webhooks import sweep as sweep_webhooks
+
+        sweep_webhooks(db.session)
+
+    def idempotency_keys() -> None:
+        from .idempotency import prune
+
+        prune(db.session, days=int(cfg["IDEMPOTENCY_DAYS"]))
+
     tasks: dict[str, Callable[[], None]] = {
-        "ocr": ocr, "deadlines": deadlines, "notifications": notifications, "checkpoint": checkpoint}
+        "ocr": ocr, "deadlines": deadlines, "notifications": notifications, "checkpoint": checkpoint,
+        "webhooks": webhook_retries, "idempotency": idempotency_keys}
     for name, task in tasks.items():
         try:
             task()

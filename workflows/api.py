@@ -14,11 +14,24 @@ from flask.typing import ResponseReturnValue
 
 from oficialia import access, delivery, tracking
 from oficialia.api import api_user, document_json
+from oficialia.api_schemas import (
+    FieldUpdateIn,
+    FieldUpdateOut,
+    FieldUpdates,
+    MessageIn,
+    MessageOut,
+    Outbox,
+    OutboxQuery,
+    Thread,
+    TrackQuery,
+)
 from oficialia.db import db
-from oficialia.errors import Forbidden, InvalidInput, NotFound
+from oficialia.errors import Forbidden, NotFound
 from oficialia.extensions import get_store, limiter
 from oficialia.intake import IntakeSettings, Upload
 from oficialia.models import Document, Filing, Role
+from oficialia.openapi import endpoint, validated
+from oficialia.tokens import Scope
 
 from .fieldwork import UpdateView, field_updates, parse_field_update, post_field_update
 from .messages import PostedMessage, ThreadMessage, filer_document, post_message, thread
@@ -86,6 +99,7 @@ def _posted_json(posted: PostedMessage, *, public: tuple[str, str] | None = None
 
 
 @bp.get("/filings/<folio>/messages")
+@endpoint("Hilo de mensajes de un escrito", scope=Scope.TRACK, responses={200: Thread}, tags=("mensajes",))
 def list_messages(folio: str) -> ResponseReturnValue:
     """The thread between the filer and the department, with attachments."""
     user = api_user()
@@ -93,6 +107,9 @@ def list_messages(folio: str) -> ResponseReturnValue:
 
 
 @bp.post("/filings/<folio>/messages")
+@endpoint("Escribir en el hilo", scope=(Scope.FILE, Scope.ACT), form=MessageIn, files=("files",),
+          responses={201: MessageOut}, tags=("mensajes",),
+          description="Quien presentó (alcance `file`) o un área que atiende el escrito (alcance `act`).")
 def create_message(folio: str) -> ResponseReturnValue:
     """Write in the thread (multipart ``body`` + ``files``): the filer's own account, or an
     official of a department handling the filing."""
@@ -105,6 +122,8 @@ def create_message(folio: str) -> ResponseReturnValue:
 
 
 @bp.get("/track/<folio>/messages")
+@endpoint("Hilo de mensajes (seguimiento público)", auth=False, query=TrackQuery, responses={200: Thread},
+          tags=("seguimiento",), rate_limit=False, description="Con el código de seguimiento (`code`); sin token.")
 @limiter.limit(_track_limit)
 def track_messages(folio: str) -> ResponseReturnValue:
     """The thread, for the filer holding the tracking code."""
@@ -113,6 +132,9 @@ def track_messages(folio: str) -> ResponseReturnValue:
 
 
 @bp.post("/track/<folio>/messages")
+@endpoint("Responder en el hilo con el código de seguimiento", auth=False, query=TrackQuery, form=MessageIn,
+          files=("files",), responses={201: MessageOut}, tags=("seguimiento",), rate_limit=False,
+          description="Con el código de seguimiento (`code`); sin token.")
 @limiter.limit(_track_limit)
 def track_post_message(folio: str) -> ResponseReturnValue:
     """The filer writes with the tracking code (multipart ``body`` + ``files``); no token."""
@@ -123,6 +145,9 @@ def track_post_message(folio: str) -> ResponseReturnValue:
 
 
 @bp.get("/track/<folio>/documents/<int:document_id>")
+@endpoint("Descargar un archivo del escrito (seguimiento público)", auth=False, query=TrackQuery,
+          responses={200: "binary"}, tags=("seguimiento",), rate_limit=False,
+          description="Con el código de seguimiento (`code`); sin token.")
 @limiter.limit(_track_limit)
 def track_document(folio: str, document_id: int) -> ResponseReturnValue:
     """Download a file of the filing (its originals, the thread's attachments, the crews'
@@ -148,6 +173,8 @@ def _update_json(view: UpdateView, *, public: tuple[str, str] | None = None) -> 
 
 
 @bp.post("/filings/<folio>/updates")
+@endpoint("Registrar un avance de campo", scope=Scope.ACT, form=FieldUpdateIn, files=("photos",),
+          responses={201: FieldUpdateOut}, tags=("campo",))
 def create_update(folio: str) -> ResponseReturnValue:
     """A field crew's progress (multipart ``stage``, ``text``, ``materials``, ``latitude``,
     ``longitude``, ``photos``), from an official of a department handling the filing."""
@@ -161,6 +188,7 @@ def create_update(folio: str) -> ResponseReturnValue:
 
 
 @bp.get("/filings/<folio>/updates")
+@endpoint("Avances de campo de un escrito", scope=Scope.TRACK, responses={200: FieldUpdates}, tags=("campo",))
 def list_updates(folio: str) -> ResponseReturnValue:
     """The field updates of a filing, oldest first."""
     user = api_user()
@@ -169,6 +197,8 @@ def list_updates(folio: str) -> ResponseReturnValue:
 
 
 @bp.get("/track/<folio>/updates")
+@endpoint("Avances de campo (seguimiento público)", auth=False, query=TrackQuery, responses={200: FieldUpdates},
+          tags=("seguimiento",), rate_limit=False, description="Con el código de seguimiento (`code`); sin token.")
 @limiter.limit(_track_limit)
 def track_updates(folio: str) -> ResponseReturnValue:
     """The field updates, for the filer holding the tracking code."""
@@ -181,20 +211,17 @@ def track_updates(folio: str) -> ResponseReturnValue:
 
 
 @bp.get("/notifications")
+@endpoint("Bandeja de salida de correos", scope=Scope.TRACK, query=OutboxQuery, responses={200: Outbox},
+          tags=("avisos",), description="Administración, auditoría y oficialía.")
 def outbox() -> ResponseReturnValue:
     """The e-mails written by the system, newest first (admins, auditors, the mail-room);
     filters ``status`` and ``folio``."""
     user = api_user()
     if user.role not in OUTBOX_ROLES:
         raise Forbidden()
-    status = request.args.get("status") or None
-    if status is not None and status not in {s.value for s in NotificationStatus}:
-        raise InvalidInput("Estado desconocido: use pending, sent o failed.", field="status")
-    limit = request.args.get("limit", 50, type=int) or 50
-    if not 1 <= limit <= 200:
-        raise InvalidInput("«limit» debe estar entre 1 y 200.", field="limit")
-    rows = outbox_rows(db.session, status=NotificationStatus(status) if status else None,
-                       folio=request.args.get("folio"), limit=limit)
+    query: OutboxQuery = validated()
+    rows = outbox_rows(db.session, status=NotificationStatus(query.status) if query.status else None,
+                       folio=query.folio, limit=query.limit)
     return jsonify({"notifications": [
         {"id": n.id, "created_at": _iso(n.created_at), "folio": f, "kind": n.kind, "to": n.to_email,
          "subject": n.subject, "body": n.body, "status": n.status.value, "attempts": n.attempts,

@@ -440,4 +440,4 @@ def outbox(session: DbSession, *, status: NotificationStatus | None = None, foli
         stmt = stmt.where(Notification.status == status)
     if folio:
         stmt = stmt.where(Filing.folio == folio.strip().upper())
-    return [(n, f) for n, f in session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).tuples()]
+    return [(n, f) for n, f in session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).all()]

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from oficialia.db import DbSession, utcnow
 from oficialia.models import Department, Filing, Role, User
 from oficialia.stats import record_answer
+from oficialia.webhooks import emit_for_action
 
 from .calendar import WorkingCalendar
 from .errors import WorkflowError
@@ -315,6 +316,7 @@ def perform_action(session: DbSession, filing: Filing, actor: User, request: Act
     session.commit()
     # after the commit, and never failing the action: e-mails to the filer and the assignee
     after_action(session, filing, actor, request, department_id=department_id)
+    emit_for_action(session, action.value, filing)  # webhooks: routed, answered, concluded
     return ActionResult(filing=filing, state=new_state, routings=created)
 
 
