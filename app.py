@@ -61,8 +61,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             _sqlite_locking(db.engine)
 
-    from oficialia import (admin_api_views, api, catalogue_views, openapi, response_views, responses_api, stats_api,
-                           stats_views, views)
+    from oficialia import (
+        admin_api_views,
+        api,
+        catalogue_views,
+        openapi,
+        response_views,
+        responses_api,
+        stats_api,
+        stats_views,
+        views,
+    )
     from oficialia.cli import register_cli
     from oficialia.dispatch import init_dispatcher
     from workflows import api as workflows_api
