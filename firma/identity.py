@@ -10,7 +10,6 @@ as the caller keeps the object; nothing here stores, logs or echoes a key or a p
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -36,6 +35,7 @@ from .errors import (
     RfcMismatch,
     WrongPassword,
 )
+from .loop import run
 from .revocation import shared_fetchers
 from .settings import TrustSettings
 
@@ -235,7 +235,7 @@ def check_identity(
                 f"El RFC del certificado ({identity.rfc}) no coincide con el RFC registrado en su perfil."
             )
     if trust is not None and trust.roots:
-        asyncio.run(_check_chain(identity, trust, None if at is None else moment))
+        run(lambda: _check_chain(identity, trust, None if at is None else moment))
 
 
 async def _check_chain(identity: SigningIdentity, trust: TrustSettings, moment: datetime | None) -> None:

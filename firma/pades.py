@@ -37,6 +37,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from . import tsa
 from .errors import SealUnavailable, SigningFailed, TimestampFailed
 from .identity import SigningIdentity, _first, _split_sat_field, load_pkcs12
+from .loop import outside_event_loop
 from .revocation import shared_fetchers
 from .settings import LEVELS, Level, SigningSettings, VisibleStamp
 from .signer import LoadedKeySigner
@@ -125,6 +126,7 @@ def _last_page_box(writer: IncrementalPdfFileWriter, index: int) -> tuple[int, i
     return (round(left), round(bottom), round(left + width), round(bottom + _STAMP_HEIGHT))
 
 
+@outside_event_loop
 def _sign(
     pdf: bytes,
     signer: Signer,

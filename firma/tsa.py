@@ -17,6 +17,8 @@ from asn1crypto import tsp
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, set_tsp_headers
 
+from .loop import run
+
 __all__ = ["SessionTimeStamper", "timestamp_digest", "timestamper"]
 
 _local = threading.local()
@@ -71,7 +73,7 @@ def timestamp_digest(digest: bytes, *, tsa_url: str, timeout: float = 10.0, md_a
     from .errors import TimestampFailed
 
     try:
-        token = asyncio.run(timestamper(tsa_url, timeout).async_timestamp(digest, md_algorithm))
+        token = run(lambda: timestamper(tsa_url, timeout).async_timestamp(digest, md_algorithm))
     except (TimestampRequestError, ValueError) as e:
         raise TimestampFailed() from e
     return bytes(token.dump())

@@ -43,6 +43,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore  # noqa: E402
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature  # noqa: E402
 from pyhanko_certvalidator import ValidationContext  # noqa: E402
 
+from .loop import outside_event_loop  # noqa: E402
 from .report import (  # noqa: E402
     CertificateInfo,
     Change,
@@ -87,6 +88,7 @@ def load_certificates(data: bytes) -> list[ax509.Certificate]:
     return certs
 
 
+@outside_event_loop
 def verify_pdf(
     pdf: bytes,
     *,

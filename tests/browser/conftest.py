@@ -46,8 +46,10 @@ def live_server(app: Flask, demo: None) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module: Playwright's sync API runs an event loop in this thread, so
+    it stops before the next module, where code may run ``asyncio.run`` (pyHanko does)."""
     if not CHROMIUM.exists():
         unavailable(f"{CHROMIUM} is missing: install Debian's chromium package")
     with sync_playwright() as playwright:
