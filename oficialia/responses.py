@@ -485,9 +485,13 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
                    "issuer": _text(identity.issuer, 300), "rfc": _text(identity.rfc, 13)}
     pdf = read_version(store, current_version(response))
     stamp = firma.VisibleStamp(folio=filing.folio, verify_url=verify_url(settings, filing.folio))
-    signed = firma.sign_pdf(pdf, identity, settings=signing, stamp=stamp, certify=due.position == 1,
-                            reason=f"Respuesta al folio {filing.folio}", location=settings.institution,
-                            later_signatures=len(signers_of(session, response)) - due.position + SEAL_FIELDS)
+    try:
+        signed = firma.sign_pdf(pdf, identity, settings=signing, stamp=stamp, certify=due.position == 1,
+                                reason=f"Respuesta al folio {filing.folio}", location=settings.institution,
+                                later_signatures=len(signers_of(session, response)) - due.position + SEAL_FIELDS)
+    except firma.FirmaError as e:  # TSA down, damaged PDF...: logged, nothing recorded
+        _refuse(session, response, actor, e, settings=settings, now=now)
+        raise
     del identity  # the decrypted key goes with the last reference to it
     obj = _put(store, signed.data)
     try:
@@ -520,6 +524,9 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
         perform_action(session, filing, actor,
                        ActionRequest(action=Action.ANSWER, note=f"Respuesta emitida (SHA-256 {sealed.sha256})"),
                        tz=settings.timezone)
+    except firma.FirmaError as e:  # the seal failed: the last signature is not recorded
+        _refuse(session, response, actor, e, settings=settings, now=now)
+        raise
     except BaseException:
         session.rollback()
         raise

@@ -574,3 +574,20 @@ def test_without_an_institution_seal_the_last_signature_is_refused_before_signin
     assert refused.status_code == 503
     assert "sello electrónico de la institución" in refused.json["error"]["message"]
     assert client.get(f"/api/v1/responses/{rid}", headers=bearer(office["tokens"]["staff"])).json["status"] == "draft"
+
+
+def test_a_tsa_that_does_not_answer_leaves_the_draft_as_it_was_and_is_logged(app, client, office):
+    filing = in_progress(client, office)
+    rid = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Procede.",
+                signers="titular@obras.mx").json["id"]
+    with app.app_context(), pytest.raises(firma.TimestampFailed) as failed:
+        responses.sign_response(
+            db.session, get_store(), db.session.get(Response, rid), db.session.get(User, office["users"]["signer"].id),
+            efirma(), signing=firma.SigningSettings(tsa_url="http://127.0.0.1:9/tsa", timeout=2), trust=sat_trust(),
+            settings=responses.ResponseSettings.from_config(app.config), seal=lambda pdf, folio: pdf)
+    assert "sellado de tiempo" in failed.value.message
+    with app.app_context():
+        assert db.session.get(Response, rid).status is ResponseStatus.DRAFT
+        entry = db.session.execute(select(LogbookEntry).where(LogbookEntry.event == "response_sign_refused")
+                                   ).scalar_one()
+        assert "TimestampFailed" in entry.content
