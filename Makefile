@@ -72,6 +72,7 @@ bench: install services
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.intake
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.ocr
 	OFICIALIA_TEST_DATABASE=$(TEST_PG_URL) $(PY) -m bench.workflow
+	$(PY) -m bench.signing
 	$(PY) -m bench.verify
 
 clean:

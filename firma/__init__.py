@@ -28,6 +28,7 @@ from .errors import (
 from .identity import SigningIdentity, check_identity, identity_from_key, load_pkcs12, load_sat_pair
 from .pades import InstitutionSeal, SignedPdf, sign_pdf
 from .settings import LEVELS, Level, SigningSettings, TrustSettings, VisibleStamp, load_certificates
+from .tsa import timestamp_digest
 
 __all__ = [
     "LEVELS",
@@ -59,4 +60,5 @@ __all__ = [
     "load_pkcs12",
     "load_sat_pair",
     "sign_pdf",
+    "timestamp_digest",
 ]

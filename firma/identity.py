@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
-from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from .errors import (
     CertificateExpired,
@@ -37,6 +36,7 @@ from .errors import (
     RfcMismatch,
     WrongPassword,
 )
+from .revocation import shared_fetchers
 from .settings import TrustSettings
 
 __all__ = ["SigningIdentity", "check_identity", "identity_from_key", "load_pkcs12", "load_sat_pair"]
@@ -239,14 +239,13 @@ def check_identity(
 
 
 async def _check_chain(identity: SigningIdentity, trust: TrustSettings, moment: datetime | None) -> None:
-    backend = RequestsFetcherBackend(per_request_timeout=trust.timeout)
     context = ValidationContext(
         trust_roots=list(trust.roots),
         other_certs=[*trust.intermediates, *identity.chain],
         allow_fetching=trust.allow_fetching and moment is None,
         revocation_mode=trust.revocation_mode,
         moment=moment,
-        fetcher_backend=backend,
+        fetchers=shared_fetchers(trust.timeout, trust.revocation_cache_seconds),
     )
     validator = CertificateValidator(identity.certificate, validation_context=context)
     try:

@@ -12,6 +12,7 @@ and a QR code to the public verifier.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
@@ -27,16 +28,16 @@ from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter, append_
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
-from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import QRStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
-from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from . import tsa
 from .errors import SealUnavailable, SigningFailed, TimestampFailed
 from .identity import SigningIdentity, _first, _split_sat_field, load_pkcs12
+from .revocation import shared_fetchers
 from .settings import LEVELS, Level, SigningSettings, VisibleStamp
 from .signer import LoadedKeySigner
 
@@ -79,6 +80,12 @@ def _path_certs(cert: x509.Certificate, pool: Iterable[x509.Certificate]) -> lis
         path.append(issuer)
         current = issuer
     return path
+
+
+def _chains_to_trust(cert: x509.Certificate, chain: Iterable[x509.Certificate], settings: SigningSettings) -> bool:
+    anchors = {root.dump() for root in settings.trust.roots}
+    path = _path_certs(cert, [*chain, *settings.trust.intermediates, *settings.trust.roots])
+    return any(c.dump() in anchors for c in (cert, *path))
 
 
 def _describe(cert: x509.Certificate) -> tuple[str, str | None, str | None]:
@@ -130,12 +137,18 @@ def _sign(
     field_prefix: str,
     later_signatures: int = 0,
     later_prefix: str = "Firma",
+    bytes_reserved: int | None = None,
+    chain: Iterable[x509.Certificate] = (),
 ) -> SignedPdf:
     cert = signer.signing_cert
     if cert is None:  # pragma: no cover - every signer we build has one
         raise SigningFailed()
     name, rfc, curp = _describe(cert)
     level = settings.level
+    if LEVELS.index(level) >= LEVELS.index("B-LT") and not _chains_to_trust(cert, chain, settings):
+        # Validation data can only be gathered for a certificate that chains to a trust anchor:
+        # a signer from an unlisted CA still gets a timestamped (B-T) signature.
+        level = "B-T"
     try:
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         existing = len(writer.prev.embedded_signatures)
@@ -171,7 +184,7 @@ def _sign(
             other_certs=list(settings.trust.intermediates),
             allow_fetching=True,
             revocation_mode="soft-fail",
-            fetcher_backend=RequestsFetcherBackend(per_request_timeout=settings.timeout),
+            fetchers=shared_fetchers(settings.timeout, settings.trust.revocation_cache_seconds),
         )
     meta = PdfSignatureMetadata(
         field_name=field_name,
@@ -187,7 +200,7 @@ def _sign(
         validation_context=validation_context,
         signer_key_usage={"digital_signature"},
     )
-    timestamper = HTTPTimeStamper(settings.tsa_url, timeout=settings.timeout) if level != "B-B" else None
+    timestamper = tsa.timestamper(settings.tsa_url, settings.timeout) if level != "B-B" and settings.tsa_url else None
     text_params: dict[str, Any] | None = None
     stamp_style = None
     field_spec = None
@@ -209,7 +222,7 @@ def _sign(
         meta, signer, timestamper=timestamper, stamp_style=stamp_style, new_field_spec=field_spec
     )
     try:
-        output = pdf_signer.sign_pdf(writer, appearance_text_params=text_params)
+        output = pdf_signer.sign_pdf(writer, appearance_text_params=text_params, bytes_reserved=bytes_reserved)
     except TimestampRequestError as e:
         raise TimestampFailed() from e
     except requests.RequestException as e:
@@ -224,6 +237,18 @@ def _sign(
         raise SigningFailed() from e
     data = output.getvalue()
     return SignedPdf(data=data, sha256=hashlib.sha256(data).hexdigest(), level=level, signer_name=name)
+
+
+_CONTENTS = re.compile(rb"/Contents\s*<([0-9A-Fa-f]+)>")
+
+
+def _cms_length(data: bytes, start: int) -> int | None:
+    """Bytes of the first signature container written after ``start`` (its zero padding removed)."""
+    match = _CONTENTS.search(data, start)
+    if match is None:
+        return None
+    hex_digits = match.group(1).rstrip(b"0")
+    return (len(hex_digits) + 1) // 2
 
 
 def _store(certs: Iterable[x509.Certificate]) -> SimpleCertificateStore:
@@ -255,7 +280,8 @@ def sign_pdf(
     Check the identity first with :func:`firma.check_identity`; this function signs whatever it
     is given.
 
-    :param settings: level, TSA and trust (see :class:`SigningSettings`).
+    :param settings: level, TSA and trust (see :class:`SigningSettings`). B-LT and B-LTA need a
+        certificate that chains to a trust anchor; other signers get B-T (see ``SignedPdf.level``).
     :param stamp: draw a visible signature with QR on the last page; invisible when ``None``.
     :param certify: certify the document (DocMDP, form filling and signing allowed) when this is
         its first signature; ignored when the document is already signed.
@@ -270,7 +296,7 @@ def sign_pdf(
     )
     return _sign(
         pdf, signer, settings=settings, stamp=stamp, certify=certify, reason=reason, location=location,
-        field_prefix="Firma", later_signatures=later_signatures,
+        field_prefix="Firma", later_signatures=later_signatures, chain=identity.chain,
     )
 
 
@@ -286,7 +312,11 @@ class InstitutionSeal:
         self._signer = signer
         self._chain = tuple(chain)
         self._lock: AbstractContextManager[Any] = nullcontext()
+        self._reserved: dict[tuple[str, str | None, int], int] = {}
         self._session: Any = None
+        #: with a key in memory, each seal gets a signer of its own (sharing the loaded key object),
+        #: so concurrent seals in threads share no mutable pyHanko state
+        self._identity: SigningIdentity | None = None
         cert = signer.signing_cert
         if cert is None:  # pragma: no cover
             raise SigningFailed("El sello no tiene certificado.")
@@ -304,7 +334,9 @@ class InstitutionSeal:
         """
         identity = load_pkcs12(data, password)
         registry = _store(_path_certs(identity.certificate, identity.chain))
-        return cls(LoadedKeySigner(identity.certificate, identity.private_key, registry), identity.chain)
+        seal = cls(LoadedKeySigner(identity.certificate, identity.private_key, registry), identity.chain)
+        seal._identity = identity
+        return seal
 
     @classmethod
     def from_pkcs11(
@@ -358,10 +390,33 @@ class InstitutionSeal:
         :raises SigningFailed, TimestampFailed:
         """
         extra = _path_certs(self.certificate, [*self._chain, *settings.trust.intermediates, *settings.trust.roots])
-        for cert in extra:
-            self._signer.cert_registry.register(cert)
+        signer = self._signer
+        if self._identity is not None:
+            signer = LoadedKeySigner(self.certificate, self._identity.private_key, _store(extra))
+        else:
+            for cert in extra:
+                signer.cert_registry.register(cert)
+        # The seal's signature container has the same size every time (same certificates, same
+        # TSA), so measure it once and skip pyHanko's dry-run estimate on later seals.
+        key = (settings.level, settings.tsa_url, len(extra))
+        reserved = self._reserved.get(key)
         with self._lock:
-            return _sign(
-                pdf, self._signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
-                location=None, field_prefix="SelloInstitucional",
-            )
+            try:
+                sealed = _sign(
+                    pdf, signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
+                    location=None, field_prefix="SelloInstitucional", bytes_reserved=reserved, chain=self._chain,
+                )
+            except SigningFailed:
+                if reserved is None:
+                    raise
+                self._reserved.pop(key, None)  # the reservation was too small: estimate again
+                sealed = _sign(
+                    pdf, signer, settings=settings, stamp=stamp, certify=False, reason=self.reason,
+                    location=None, field_prefix="SelloInstitucional", chain=self._chain,
+                )
+        if reserved is None:
+            measured = _cms_length(sealed.data, len(pdf))
+            if measured:
+                # pyHanko counts the reservation in hex digits (two per byte), plus a margin
+                self._reserved[key] = 2 * measured + 4096
+        return sealed

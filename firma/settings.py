@@ -60,6 +60,8 @@ class TrustSettings:
         data when it can be had), ``hard-fail`` or ``require``.
     :param require_trusted: refuse certificates that do not chain to :attr:`roots`.
     :param timeout: seconds for each OCSP/CRL request.
+    :param revocation_cache_seconds: reuse fetched OCSP responses and CRLs for this long (per
+        thread; see :mod:`firma.revocation`); ``0`` fetches afresh every time.
     """
 
     roots: tuple[x509.Certificate, ...] = ()
@@ -68,6 +70,7 @@ class TrustSettings:
     revocation_mode: str = "soft-fail"
     require_trusted: bool = False
     timeout: float = 10.0
+    revocation_cache_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

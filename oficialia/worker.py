@@ -49,7 +49,13 @@ def run_maintenance() -> None:
         send_pending(db.session, settings=MailSettings.from_config(cfg), older_than=STALE_AFTER)
 
     def checkpoint() -> None:
-        take_checkpoint(db.session)
+        from functools import partial
+
+        from firma import timestamp_digest
+
+        tsa_url = str(cfg.get("TSA_URL") or "")
+        stamp = partial(timestamp_digest, tsa_url=tsa_url, timeout=float(cfg["SIGNING_TIMEOUT"])) if tsa_url else None
+        take_checkpoint(db.session, timestamp=stamp)
         db.session.commit()
 
     tasks: dict[str, Callable[[], None]] = {

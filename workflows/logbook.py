@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +22,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from oficialia.db import DbSession, utcnow
 
 from .models import GENESIS_HASH, LogbookCheckpoint, LogbookEntry, LogbookHead
+
+log = logging.getLogger(__name__)
 
 
 def canonical_json(value: Any) -> str:
@@ -127,8 +131,20 @@ def verify_chain(session: DbSession, batch: int = 5000) -> ChainReport:
     return ChainReport(True, count, None)
 
 
-def take_checkpoint(session: DbSession) -> LogbookCheckpoint | None:
-    """Store a copy of the current head (only flushes); ``None`` if nothing new was logged."""
+def checkpoint_digest(seq: int, head_hash: str) -> bytes:
+    """SHA-256 of what a checkpoint's timestamp token covers: its position and the head's hash."""
+    return hashlib.sha256(canonical_json({"seq": seq, "hash": head_hash}).encode("utf-8")).digest()
+
+
+def take_checkpoint(
+    session: DbSession, *, timestamp: Callable[[bytes], bytes] | None = None
+) -> LogbookCheckpoint | None:
+    """Store a copy of the current head (only flushes); ``None`` if nothing new was logged.
+
+    :param timestamp: returns an RFC 3161 token over a digest (``firma.timestamp_digest`` bound to
+        the TSA); the token is stored with the checkpoint. A TSA that fails leaves the checkpoint
+        without one (it is still a checkpoint), and the next one tries again.
+    """
     head = session.get(LogbookHead, 1)
     if head is None or head.seq == 0:
         return None
@@ -136,6 +152,13 @@ def take_checkpoint(session: DbSession) -> LogbookCheckpoint | None:
     if last is not None and last.seq == head.seq:
         return None
     checkpoint = LogbookCheckpoint(at=utcnow(), seq=head.seq, hash=head.hash)
+    if timestamp is not None:
+        from firma import FirmaError
+
+        try:
+            checkpoint.tsa_token = timestamp(checkpoint_digest(head.seq, head.hash))
+        except FirmaError as e:
+            log.warning("logbook checkpoint %s without a timestamp: %s", head.seq, e.message)
     session.add(checkpoint)
     session.flush()
     return checkpoint

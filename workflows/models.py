@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oficialia.db import UTCDateTime, db, str_enum
@@ -127,6 +127,9 @@ class LogbookCheckpoint(db.Model):  # type: ignore[name-defined,misc]
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: RFC 3161 timestamp token (DER) over :func:`workflows.logbook.checkpoint_digest`, when a TSA
+    #: is configured (``OFICIALIA_TSA_URL``): proof that the head existed at that time
+    tsa_token: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class NotificationStatus(StrEnum):

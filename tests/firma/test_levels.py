@@ -12,7 +12,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 import firma
-from tests.firma.conftest import make_pdf
+from tests.firma.conftest import make_pdf, sat_file
 from tests.fixtures.pki import TestPki
 
 pytestmark = pytest.mark.pki
@@ -112,7 +112,8 @@ def test_untrusted_certificate_is_refused_when_trust_is_required(
 def test_revocation_unknown_when_required_and_services_are_off(test_pki: TestPki) -> None:
     with test_pki.switched_off(), pytest.raises(firma.RevocationUnknown):
         firma.check_identity(
-            test_pki.identity("good"), expected_rfc=None, trust=test_pki.trust(revocation_mode="require", timeout=2)
+            test_pki.identity("good"), expected_rfc=None,
+            trust=test_pki.trust(revocation_mode="require", timeout=2, revocation_cache_seconds=0),
         )
 
 
@@ -122,3 +123,19 @@ def test_tsa_down_is_a_clear_error(test_pki: TestPki) -> None:
         firma.sign_pdf(make_pdf(), test_pki.identity("good"), settings=settings)
     assert info.value.http_status == 503
     assert "sellado de tiempo" in info.value.message
+
+
+def test_a_signer_from_an_unlisted_ca_gets_b_t(test_pki: TestPki, sat_efirma: firma.SigningIdentity) -> None:
+    """Validation data can only be gathered for certificates that chain to a trust anchor."""
+    signed = firma.sign_pdf(make_pdf(), sat_efirma, settings=test_pki.settings())
+    assert signed.level == "B-T"
+    sat_root = firma.load_certificates(sat_file("sat.certs/ARC_UAT_2022.crt"))
+    sat_ca = firma.load_certificates(sat_file("sat.certs/AC_UAT_2022.crt"))
+    trust = test_pki.trust(roots=(test_pki.root, *sat_root), intermediates=(test_pki.interm, *sat_ca))
+    signed = firma.sign_pdf(make_pdf(), sat_efirma, settings=test_pki.settings(trust=trust))
+    assert signed.level == "B-LTA"
+    reader = PdfFileReader(io.BytesIO(signed.data))
+    (sig,) = reader.embedded_regular_signatures
+    context = ValidationContext(trust_roots=[*sat_root, test_pki.root], other_certs=sat_ca)  # root: the TSA
+    status = validate_pdf_signature(sig, context)
+    assert status.bottom_line and status.timestamp_validity is not None

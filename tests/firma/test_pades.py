@@ -129,3 +129,25 @@ def test_institution_seal_from_pkcs12(
     once = seal.seal(pdf, settings=settings)
     twice = seal.seal(once.data, settings=settings)
     assert all(s.bottom_line for s in validate(twice.data, sat_trust))
+
+
+def test_one_seal_serves_several_threads(sat_efirma: firma.SigningIdentity, sat_trust: firma.TrustSettings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    cert = cx509.load_der_x509_certificate(sat_efirma.certificate.dump())
+    data = pkcs12.serialize_key_and_certificates(
+        b"sello", sat_efirma.private_key, cert, None,  # type: ignore[arg-type]
+        serialization.BestAvailableEncryption(b"sello-123"),
+    )
+    seal = firma.InstitutionSeal.from_pkcs12(data, "sello-123")
+    settings = firma.SigningSettings(trust=sat_trust)
+    documents = [make_pdf(text=f"Documento {n}") for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sealed = list(pool.map(lambda pdf: seal.seal(pdf, settings=settings), documents))
+    for result in sealed:
+        (status,) = validate(result.data, sat_trust)
+        assert status.bottom_line

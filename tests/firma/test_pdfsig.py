@@ -70,3 +70,22 @@ def test_pdfsig_sees_tampering(tmp_path: Path, sat_efirma: firma.SigningIdentity
     path.write_bytes(bytes(data))
     report = pdfsig(nss_db(tmp_path / "nss", sat_file("sat.certs/ARC_UAT_2022.crt")), path)
     assert "Signature is Valid." not in report
+
+
+@pytest.mark.pki
+def test_pdfsig_trusts_a_b_lta_sat_signature(tmp_path: Path, sat_efirma: firma.SigningIdentity, test_pki) -> None:  # type: ignore[no-untyped-def]
+    sat_root = sat_file("sat.certs/ARC_UAT_2022.crt")
+    trust = test_pki.trust(
+        roots=(test_pki.root, *firma.load_certificates(sat_root)),
+        intermediates=(test_pki.interm, *firma.load_certificates(sat_file("sat.certs/AC_UAT_2022.crt"))),
+    )
+    signed = firma.sign_pdf(make_pdf(), sat_efirma, settings=test_pki.settings(trust=trust))
+    assert signed.level == "B-LTA"
+    path = tmp_path / "respuesta-lta.pdf"
+    path.write_bytes(signed.data)
+    report = pdfsig(nss_db(tmp_path / "nss", sat_root, test_pki.root.dump()), path)
+    # The e.firma signature is valid and trusted; poppler 22 lists the document timestamp
+    # (ETSI.RFC3161) without verifying it.
+    assert "Signer Certificate Common Name: ESCUELA KEMPER URGATE SA DE CV" in report
+    assert report.count("Certificate Validation: Certificate is Trusted.") == 1, report
+    assert "Signature Validation: Signature is Valid." in report
