@@ -178,11 +178,24 @@ def _verify(pdf: bytes, sha256: str, *, trust_roots: Sequence[bytes], intermedia
             kwargs["moment"] = moment
         return dss.as_validation_context(kwargs) if dss is not None else ValidationContext(**kwargs)
 
+    # document timestamps first: a trusted one proves that everything it covers existed at its time
+    timestamps: dict[int, Any] = {}
+    proofs: list[tuple[int, datetime]] = []
+    for emb in embedded:
+        if emb.sig_object_type == "/DocTimeStamp":
+            try:
+                timestamps[id(emb)] = status = validate_pdf_timestamp(emb, validation_context=make_vc())
+            except Exception:  # noqa: BLE001, S112 - judged (and reported) with the other signatures below
+                continue
+            if status.intact and status.valid and status.trusted:
+                proofs.append((emb.signed_revision, status.timestamp))
     reports: list[SignatureReport] = []
     for emb in sorted(embedded, key=lambda e: e.signed_revision):
         reports.append(_verify_signature(emb, make_vc, context, has_revinfo=has_revinfo,
                                          revocation_checked=has_revinfo or allow_fetch,
-                                         require_revocation=require_revocation))
+                                         require_revocation=require_revocation,
+                                         timestamp_status=timestamps.get(id(emb)),
+                                         proofs=[t for rev, t in proofs if rev > emb.signed_revision]))
 
     last_revision = max(r.signed_revision for r in reports)
     after_last = tuple(c for c in context.changes_since(last_revision) if c.kind is not ChangeKind.SIGNATURES)
@@ -250,7 +263,8 @@ def _structure_problems(pdf: bytes, reader: PdfFileReader) -> list[str]:
 
 
 def _verify_signature(emb: EmbeddedPdfSignature, make_vc: Callable[..., ValidationContext], context: _Context, *,
-                      has_revinfo: bool, revocation_checked: bool, require_revocation: bool) -> SignatureReport:
+                      has_revinfo: bool, revocation_checked: bool, require_revocation: bool,
+                      timestamp_status: Any = None, proofs: Sequence[datetime] = ()) -> SignatureReport:
     is_timestamp = emb.sig_object_type == "/DocTimeStamp"
     kind = "timestamp" if is_timestamp else "signature"
     field_name = str(emb.field_name or "")
@@ -268,10 +282,10 @@ def _verify_signature(emb: EmbeddedPdfSignature, make_vc: Callable[..., Validati
     poe_note = ""
     try:
         if is_timestamp:
-            status: Any = validate_pdf_timestamp(emb, validation_context=make_vc())
+            status: Any = timestamp_status or validate_pdf_timestamp(emb, validation_context=make_vc())
         else:
             status = validate_pdf_signature(emb, signer_validation_context=make_vc())
-            status, poe_note = _at_proof_of_existence(emb, status, make_vc)
+            status, poe_note = _at_proof_of_existence(emb, status, make_vc, proofs)
     except Exception as e:  # noqa: BLE001 - pyHanko refuses the signature structure: that is the finding
         return SignatureReport(
             **base, chain=tuple(_chain(None, emb)), intact=False, valid=False, coverage="UNCLEAR",
@@ -318,25 +332,30 @@ def _verify_signature(emb: EmbeddedPdfSignature, make_vc: Callable[..., Validati
 _EXPIRED = ("OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED")
 
 
-def _at_proof_of_existence(emb: EmbeddedPdfSignature, status: Any,
-                           make_vc: Callable[..., ValidationContext]) -> tuple[Any, str]:
-    """Long-term validation: a certificate that has expired since is judged at the time a trusted
-    timestamp proves the signature existed (ETSI EN 319 102-1, past signature validation).
+def _at_proof_of_existence(emb: EmbeddedPdfSignature, status: Any, make_vc: Callable[..., ValidationContext],
+                           proofs: Sequence[datetime]) -> tuple[Any, str]:
+    """Long-term validation: a certificate that has expired since is judged at the earliest time a
+    trusted timestamp proves the signature existed — its own signature timestamp, or a later
+    document timestamp (B-LTA) — with the validation data the file carries (ETSI EN 319 102-1,
+    past signature validation, simplified).
 
-    :return: the status to report, and a note when the timestamp's time was used.
+    :param proofs: times of the trusted document timestamps made after this signature.
+    :return: the status to report, and a note when a timestamp's time was used.
     """
     problem = status.trust_problem_indic
+    if status.trusted or problem is None or problem.name not in _EXPIRED:
+        return status, ""
     ts = status.timestamp_validity
-    if status.trusted or problem is None or problem.name not in _EXPIRED or ts is None:
-        return status, ""
-    if not (ts.intact and ts.valid and ts.trusted):
-        return status, ""
-    again = validate_pdf_signature(emb, signer_validation_context=make_vc(ts.timestamp))
-    if not again.trusted:
-        return status, ""
-    when = ts.timestamp.strftime("%Y-%m-%d %H:%M UTC")
-    return again, (f"el certificado ya venció, pero era válido cuando el sello de tiempo ({when}) probó que la "
-                   "firma existía.")
+    moments = list(proofs)
+    if ts is not None and ts.intact and ts.valid and ts.trusted:
+        moments.append(ts.timestamp)
+    for moment in sorted(moments):
+        again = validate_pdf_signature(emb, signer_validation_context=make_vc(moment))
+        if again.trusted:
+            when = moment.strftime("%Y-%m-%d %H:%M UTC")
+            return again, (f"el certificado ya venció, pero era válido cuando un sello de tiempo ({when}) probó que "
+                           "la firma existía.")
+    return status, ""
 
 
 def _signature_verdict(status: Any, coverage: str, changes_kind: ChangeKind, changes: tuple[Change, ...],

@@ -47,8 +47,11 @@ def parse_certificates(data: bytes) -> list[ax509.Certificate]:
 
 
 def _is_ca(cert: ax509.Certificate) -> bool:
-    constraints = cert.basic_constraints_value
-    return bool(constraints is not None and constraints["ca"].native)
+    try:
+        constraints = cert.basic_constraints_value
+        return bool(constraints is not None and constraints["ca"].native)
+    except (ValueError, TypeError, KeyError) as e:  # a malformed extension
+        raise InvalidInput("El certificado tiene extensiones dañadas.", field="certificate") from e
 
 
 def add_trust_anchor(session: DbSession, cert_bytes: bytes, *, actor: User | None, note: str,
@@ -82,12 +85,17 @@ def add_trust_anchor(session: DbSession, cert_bytes: bytes, *, actor: User | Non
             existing.deactivated_at = None
             added.append(existing)
             continue
-        validity = cert["tbs_certificate"]["validity"]
+        try:
+            validity = cert["tbs_certificate"]["validity"]
+            not_before, not_after = validity["not_before"].native, validity["not_after"].native
+            root = cert.self_signed in ("maybe", "yes")
+        except (ValueError, TypeError, KeyError) as e:
+            raise InvalidInput("El certificado está dañado.", field="certificate") from e
         anchor = TrustAnchor(
             certificate=der, subject=_subject(cert)[:1000], issuer=_name(cert.issuer)[:1000],
             serial=format(cert.serial_number, "X"), fingerprint=fingerprint,
-            not_before=validity["not_before"].native, not_after=validity["not_after"].native,
-            kind=TrustAnchorKind.ROOT if cert.self_signed in ("maybe", "yes") else TrustAnchorKind.INTERMEDIATE,
+            not_before=not_before, not_after=not_after,
+            kind=TrustAnchorKind.ROOT if root else TrustAnchorKind.INTERMEDIATE,
             added_by=actor, note=(note or "").strip()[:2000], active=True)
         session.add(anchor)
         added.append(anchor)

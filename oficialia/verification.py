@@ -22,9 +22,10 @@ from sqlalchemy import select
 import firma
 from firma.isolation import IsolatedVerifier
 from firma.report import CHANGE_LABELS, Change, SignatureReport, Verdict, VerificationReport
+from storage import IntegrityError, ObjectNotFound, ObjectStore, StorageError, StoredObject
 
 from .db import DbSession
-from .errors import InvalidInput, UnsupportedFileType
+from .errors import InvalidInput, NotFound, StorageUnavailable, UnsupportedFileType
 from .models import Filing, Response, ResponseStatus
 from .trust import trust_material
 
@@ -144,8 +145,32 @@ def seal_fingerprint() -> str | None:
         return None
 
 
+def verify_issued_response(session: DbSession, response_id: int, *, store: ObjectStore, verifier: IsolatedVerifier,
+                           config: dict[str, Any]) -> VerificationResult:
+    """Verify the stored copy of an issued response (from the folio's page, for a reader who holds
+    only a printout): the report, never the document itself.
+
+    :raises NotFound: no such issued response.
+    :raises StorageUnavailable: the stored copy cannot be read or no longer matches its SHA-256.
+    """
+    response = session.get(Response, response_id)
+    if response is None or response.status is not ResponseStatus.ISSUED or not response.signed_key \
+            or not response.signed_sha256:
+        raise NotFound("No existe esa respuesta emitida.")
+    try:
+        data = store.get(StoredObject(key=response.signed_key, sha256=response.signed_sha256,
+                                      size=response.signed_size or 0, version_id=response.signed_version))
+    except (IntegrityError, ObjectNotFound) as e:
+        raise StorageUnavailable("La copia guardada de la respuesta no se puede leer o no coincide con su huella; "
+                                 "avise a la Oficialía de Partes.") from e
+    except StorageError as e:
+        raise StorageUnavailable() from e
+    return verify_upload(session, data, verifier=verifier, config=config, folio=response.filing.folio)
+
+
 def _issued(response: Response) -> IssuedDocument:
-    return IssuedDocument(kind="response", label=f"Respuesta ({response.sense_label.lower()})",
+    # the label is public (the folio page lists it): the sense of the answer is not shown
+    return IssuedDocument(kind="response", label="Respuesta firmada",
                           folio=response.filing.folio, sha256=response.signed_sha256 or "",
                           issued_at=response.issued_at, response_id=response.id, sense=response.sense.value)
 

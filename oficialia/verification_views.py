@@ -23,6 +23,7 @@ from .verification import (
     issued_documents,
     normalise_folio,
     report_json,
+    verify_issued_response,
     verify_upload,
 )
 from .verification_report import build_report_pdf
@@ -81,6 +82,21 @@ def verify_page() -> ResponseReturnValue:
         return _pdf_response(result)
     return render_template("verification/verify.html", folio=folio, documents=documents, result=result,
                            **_TEMPLATE_GLOBALS)
+
+
+@bp.post("/verificar/emitido/<int:response_id>")
+@limiter.limit(_rate)
+def verify_issued(response_id: int) -> ResponseReturnValue:
+    """Verify the stored copy of a document issued for a folio (for a reader with a printout)."""
+    from .extensions import get_store
+
+    result = verify_issued_response(db.session, response_id, store=get_store(), verifier=get_verifier(),
+                                    config=current_app.config)
+    if request.form.get("format") == "pdf":
+        return _pdf_response(result)
+    return render_template("verification/verify.html", folio=result.folio,
+                           documents=issued_documents(db.session, result.folio) if result.folio else [],
+                           result=result, stored_copy=True, **_TEMPLATE_GLOBALS)
 
 
 @api_bp.post("/verify")

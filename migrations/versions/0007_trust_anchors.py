@@ -1,7 +1,7 @@
 """Trust anchors of the signature verifier
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-21 08:08:57.709106
 
 """

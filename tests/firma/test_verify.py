@@ -99,6 +99,14 @@ def test_a_certificate_expired_since_is_judged_at_its_timestamp(signed, pki):
     assert "ya venció" in report.signatures[0].reason
 
 
+def test_a_document_timestamp_proves_a_signature_made_without_one(pki):
+    untimed = material.sign(material.make_document(), pki, timestamp=False)
+    stamped = material.document_timestamp(untimed, pki)
+    report = verify(stamped, pki, at=datetime.now(UTC) + timedelta(days=800))
+    assert report.verdict is Verdict.VALID, report.reason
+    assert "ya venció" in report.signatures[0].reason
+
+
 def test_without_a_timestamp_an_expired_certificate_cannot_be_verified(pki):
     untimed = material.sign(material.make_document(), pki, timestamp=False)
     report = verify(untimed, pki, at=datetime.now(UTC) + timedelta(days=800))

@@ -267,10 +267,13 @@ def _issue_response(app, pdf: bytes, make_user) -> str:
         db.session.add(filing)
         db.session.flush()
         author = db.session.get(User, clerk.id)
+        from oficialia.extensions import get_store
+
+        stored = get_store().put(pdf, prefix="responses", content_type="application/pdf")
         db.session.add(Response(filing_id=filing.id, department_id=department.id, author_id=author.id,
                                 sense=ResponseSense.FAVORABLE, status=ResponseStatus.ISSUED, draft_key="d",
-                                draft_sha256="0" * 64, signed_key="s", signed_sha256=hashlib.sha256(pdf).hexdigest(),
-                                issued_at=utcnow()))
+                                draft_sha256="0" * 64, signed_key=stored.key, signed_sha256=stored.sha256,
+                                signed_version=stored.version_id, signed_size=stored.size, issued_at=utcnow()))
         db.session.commit()
         return filing.folio
 
@@ -291,6 +294,19 @@ def test_the_document_we_issued_is_recognised(app, client, trusted, signed, make
     assert folio in page and hashlib.sha256(signed).hexdigest() in page
     result = upload(client, signed, url=f"/verificar?folio={folio}", folio=folio).get_data(as_text=True)
     assert "exactamente el documento que emitió" in result
+
+
+def test_the_stored_copy_of_an_issued_response_can_be_verified_from_its_folio(app, client, trusted, signed,
+                                                                              make_user):
+    folio = _issue_response(app, signed, make_user)
+    page = client.get(f"/verificar?folio={folio}").get_data(as_text=True)
+    assert "Verificar la copia emitida" in page and "favorable" not in page
+    with app.app_context():
+        response_id = db.session.execute(sa.select(Response.id)).scalar_one()
+    result = client.post(f"/verificar/emitido/{response_id}", data={"format": "html"}).get_data(as_text=True)
+    assert 'id="verdict">VÁLIDA<' in result and "copia que guarda la institución" in result
+    assert "exactamente el documento que emitió" in result
+    assert client.post("/verificar/emitido/999", data={}).status_code == 404
 
 
 def test_unknown_folio_lists_nothing(client):
