@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr
 
 from workflows.models import NotificationStatus
 from workflows.states import Action, FilingState
@@ -342,3 +342,105 @@ class Outbox(Output):
     """Correos escritos por el sistema."""
 
     notifications: list[NotificationOut]
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+class ResponseDraftIn(Input):
+    sense: str = Field(max_length=20, description="Sentido: favorable, desfavorable, parcial o informativa.")
+    text: str | None = Field(None, max_length=50_000, description="Texto de la respuesta (se redacta como oficio); "
+                             "o bien envíe el PDF en «file».")
+    signers: str | None = Field(None, max_length=2000, description="Correos de quienes firman, en orden, separados "
+                                "por comas (también puede repetirse el campo). Sin él firma quien llama, si puede, o "
+                                "el titular del área.")
+
+
+class SignIn(Input):
+    #: the credential's password: kept only for this request, never logged (SecretStr hides it)
+    password: SecretStr | None = Field(None, max_length=200, description="Contraseña de la llave privada o del "
+                                       "PKCS#12. Se usa solo para esta firma; nunca se guarda.")
+
+
+class ResponseSignerOut(Output):
+    position: int
+    email: str
+    name: str
+    signed_at: str | None
+    level: str | None
+    due: bool
+
+
+class ResponseOut(Output):
+    id: int
+    status: str = Field(description="draft, signing, issued o cancelled")
+    folio: str
+    sense: str
+    department: str
+    created_at: str | None
+    issued_at: str | None
+    sha256: str
+    download_url: str
+    signers: list[ResponseSignerOut] | None = None
+
+
+class ResponseList(Output):
+    responses: list[ResponseOut]
+
+
+class SignedOut(Output):
+    document_id: int = Field(description="Id de la respuesta; su PDF en `GET /responses/{id}/pdf`.")
+    sha256: str
+    signer: str
+    level: str = Field(description="Nivel PAdES alcanzado: B-B, B-T, B-LT o B-LTA.")
+    status: str
+    issued: bool
+    download_url: str
+
+
+# --- verification --------------------------------------------------------------------------------
+
+
+class VerifyQuery(Input):
+    format: str | None = Field(None, max_length=10, description="`pdf` para el informe en PDF sellado.")
+    folio: str | None = Field(None, max_length=40, description="Folio al que debería corresponder el documento.")
+
+
+class SignatureReportOut(Output):
+    signer: str | None
+    intact: bool
+    trusted: bool
+    changes_after_signing: str
+    level: str | None
+    verdict: str
+
+
+class VerifyOut(Output):
+    verdict: str = Field(description="valid, not_valid o cannot_verify")
+    reason: str
+    signatures: list[SignatureReportOut]
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+
+class StatsQuery(Input):
+    by: str | None = Field(None, max_length=20, description="day, month, year, department, procedure, gender, "
+                           "sense, channel (y otros; vea el mensaje de error).")
+    from_: str | None = Field(None, alias="from", max_length=10, description="Desde (AAAA-MM-DD, hora local).")
+    to: str | None = Field(None, max_length=10, description="Hasta (AAAA-MM-DD, incluido).")
+    department: str | None = Field(None, max_length=20)
+    procedure: str | None = Field(None, max_length=30)
+
+
+class StatsRow(Output):
+    key: str | None
+    filings: int
+    answered: int
+    median_response_days: float | None
+    overdue: int
+
+
+class StatsOut(Output):
+    by: str
+    rows: list[StatsRow]

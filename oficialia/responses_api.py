@@ -27,11 +27,14 @@ from flask.typing import ResponseReturnValue
 
 from . import access, responses, tracking
 from .api import api_user
+from .api_schemas import ResponseDraftIn, ResponseList, ResponseOut, SignedOut, SignIn, TrackQuery
 from .db import db
 from .errors import InvalidInput, NotFound
 from .extensions import get_store, limiter
 from .models import Department, Response, Role, User
+from .openapi import endpoint
 from .response_views import file_name, pdf_response, visible_response
+from .tokens import Scope
 
 bp = Blueprint("responses_api", __name__, url_prefix="/api/v1")
 
@@ -93,6 +96,11 @@ def _signer_ids(user: User, department_id: int, values: list[str]) -> list[int]:
 
 
 @bp.post("/filings/<folio>/responses")
+@endpoint("Redactar la respuesta a un escrito", scope=Scope.ACT, form=ResponseDraftIn, files=("file",),
+          responses={201: ResponseOut,
+                     409: "El escrito no admite respuesta en su estado actual o ya tiene una abierta."},
+          tags=("respuestas",),
+          description="Un PDF en `file` o el texto en `text` (se redacta como oficio con membrete).")
 def create(folio: str) -> ResponseReturnValue:
     """Draft the response to a filing."""
     user = api_user()
@@ -114,6 +122,7 @@ def create(folio: str) -> ResponseReturnValue:
 
 
 @bp.get("/filings/<folio>/responses")
+@endpoint("Respuestas de un escrito", scope=Scope.TRACK, responses={200: ResponseList}, tags=("respuestas",))
 def list_for_filing(folio: str) -> ResponseReturnValue:
     """The responses of a filing the caller may see (the filer: only issued ones)."""
     user = api_user()
@@ -124,6 +133,10 @@ def list_for_filing(folio: str) -> ResponseReturnValue:
 
 
 @bp.post("/responses/<int:response_id>/sign")
+@endpoint("Firmar una respuesta", scope=Scope.SIGN, form=SignIn, files=("certificate", "key", "pkcs12"),
+          responses={200: SignedOut, 409: "No es el turno de quien llama o la respuesta ya no admite firmas."},
+          tags=("respuestas",), description="e.firma del SAT (`certificate` .cer + `key` .key + `password`) o "
+          "PKCS#12 (`pkcs12` + `password`). La llave y la contraseña se usan solo para esta firma.")
 def sign(response_id: int) -> ResponseReturnValue:
     """Sign a response as the caller (SAT pair or PKCS#12)."""
     user = api_user()
@@ -147,12 +160,14 @@ def sign(response_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/responses/<int:response_id>")
+@endpoint("Consultar una respuesta", scope=Scope.TRACK, responses={200: ResponseOut}, tags=("respuestas",))
 def get(response_id: int) -> ResponseReturnValue:
     """A response and its signatures."""
     return jsonify(response_json(visible_response(api_user(), response_id)))
 
 
 @bp.get("/responses/<int:response_id>/pdf")
+@endpoint("Descargar el PDF de una respuesta", scope=Scope.TRACK, responses={200: "binary"}, tags=("respuestas",))
 def pdf(response_id: int) -> ResponseReturnValue:
     """The response's PDF as it stands (the filer: only once issued)."""
     response = visible_response(api_user(), response_id)
@@ -160,6 +175,7 @@ def pdf(response_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/signatures/pending")
+@endpoint("Firmas pendientes de quien llama", scope=Scope.SIGN, responses={200: ResponseList}, tags=("respuestas",))
 def pending() -> ResponseReturnValue:
     """The caller's signing queue."""
     user = api_user()
@@ -170,6 +186,8 @@ def pending() -> ResponseReturnValue:
 
 
 @bp.get("/track/<folio>/response")
+@endpoint("Respuesta emitida (sin token)", auth=False, query=TrackQuery, responses={200: "binary"},
+          tags=("seguimiento",), rate_limit=False)
 @limiter.limit(lambda: current_app.config["RATELIMIT_TRACK"])
 def track_response(folio: str) -> ResponseReturnValue:
     """The issued response of a filing, with its tracking code; no token."""

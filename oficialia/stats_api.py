@@ -7,15 +7,20 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from .api import api_user
+from .api_schemas import StatsOut, StatsQuery
 from .db import db, utcnow
 from .errors import Forbidden, InvalidInput
+from .openapi import endpoint
 from .stats import BY_VALUES, Stats, parse_filters
 from .stats_views import can_read_stats
+from .tokens import Scope
 
 bp = Blueprint("stats_api", __name__, url_prefix="/api/v1")
 
-
 @bp.get("/stats")
+@endpoint("Estadísticas", scope=Scope.STATS, query=StatsQuery, responses={200: StatsOut}, tags=("estadísticas",),
+          description="Escritos, respondidos, tiempos de respuesta (días hábiles) y vencidos, agrupados por `by` "
+                      "(" + ", ".join(BY_VALUES) + ").")
 def stats() -> ResponseReturnValue:
     """Filings, answered, response times and overdue, grouped by ``by``, filtered by ``from``,
     ``to`` (local dates, both included), ``department`` and ``procedure`` (codes)."""

@@ -53,8 +53,9 @@ ALL_SCOPES: tuple[Scope, ...] = tuple(Scope)
 ROLE_SCOPES: dict[Role, tuple[Scope, ...]] = {
     Role.CITIZEN: (Scope.FILE, Scope.TRACK),
     Role.CLERK: (Scope.FILE, Scope.TRACK, Scope.ACT),
-    Role.STAFF: (Scope.FILE, Scope.TRACK, Scope.ACT),
-    Role.SIGNER: (Scope.FILE, Scope.TRACK, Scope.ACT, Scope.SIGN),
+    # statistics: the view itself lets only the heads of departments among staff read them
+    Role.STAFF: (Scope.FILE, Scope.TRACK, Scope.ACT, Scope.STATS),
+    Role.SIGNER: (Scope.FILE, Scope.TRACK, Scope.ACT, Scope.SIGN, Scope.STATS),
     Role.AUDITOR: (Scope.TRACK, Scope.STATS),
     Role.ADMIN: ALL_SCOPES,
 }

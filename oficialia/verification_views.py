@@ -13,10 +13,12 @@ from flask_login import current_user
 from firma.report import CHANGE_LABELS, ChangeKind, Verdict
 
 from . import trust
+from .api_schemas import VerifyOut, VerifyQuery
 from .db import db, utcnow
 from .errors import InvalidInput, OficialiaError
 from .extensions import limiter
 from .models import Role, TrustAnchorKind
+from .openapi import endpoint
 from .verification import (
     VerificationResult,
     get_verifier,
@@ -100,6 +102,10 @@ def verify_issued(response_id: int) -> ResponseReturnValue:
 
 
 @api_bp.post("/verify")
+@endpoint("Verificar un PDF firmado", auth=False, query=VerifyQuery, files=("file",), rate_limit=False,
+          responses={200: VerifyOut}, tags=("verificación",),
+          description="Informe de validación (ETSI EN 319 102-1) de cada firma; `?format=pdf` da el informe en PDF "
+                      "sellado. Público; si envía un token, debe ser válido.")
 @limiter.limit(_rate)
 def verify_api() -> ResponseReturnValue:
     """Validation report as JSON (``?format=pdf`` for the PDF report); public, rate-limited.
