@@ -51,6 +51,8 @@ _STAMP_TEXT = (
     "Folio: %(folio)s"
 )
 _STAMP_HEIGHT = 78.0
+#: what pyHanko raises on damaged or hostile PDFs
+_DAMAGED = (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
 _MARGIN = 36.0
 
 
@@ -151,30 +153,31 @@ def _sign(
         level = "B-T"
     try:
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+        if writer.prev.encrypted:
+            raise SigningFailed("No se pueden firmar documentos PDF cifrados o protegidos con contraseña.")
         existing = len(writer.prev.embedded_signatures)
-    except (PdfError, ValueError, KeyError, TypeError) as e:
+        certified = _is_certified(writer)
+        names = {name for name, _value, _ref in enumerate_sig_fields(writer.prev)}
+        empty = [name for name, _value, _ref in enumerate_sig_fields(writer.prev, filled_status=False)]
+        # Reserved (empty) fields are taken in order, by signers and by the seal alike.
+        reserved = empty[0] if stamp is not None and empty else None
+        certify = certify and existing == 0 and not empty
+        field_name = reserved or _free_name(field_prefix, existing + 1, names)
+        # After a certification (DocMDP, P=2) only existing fields may be filled: a new visible
+        # field would be an annotation and break the certification, so a signer with no reserved
+        # field signs invisibly.
+        visible = stamp is not None and (reserved is not None or not certified)
+        if certify and stamp is not None and later_signatures > 0:
+            taken = {field_name, *names}
+            for offset in range(1, later_signatures + 1):
+                slot_name = _free_name(later_prefix, existing + 1 + offset, taken)
+                taken.add(slot_name)
+                append_signature_field(
+                    writer, SigFieldSpec(slot_name, on_page=-1, box=_last_page_box(writer, existing + offset))
+                )
+        new_box = _last_page_box(writer, existing) if visible and reserved is None else None
+    except _DAMAGED as e:
         raise SigningFailed("El archivo no es un PDF válido o está dañado.") from e
-    if writer.prev.encrypted:
-        raise SigningFailed("No se pueden firmar documentos PDF cifrados o protegidos con contraseña.")
-    certified = _is_certified(writer)
-    names = {name for name, _value, _ref in enumerate_sig_fields(writer.prev)}
-    empty = [name for name, _value, _ref in enumerate_sig_fields(writer.prev, filled_status=False)]
-    # Reserved (empty) fields are taken in order, by signers and by the seal alike.
-    reserved = empty[0] if stamp is not None and empty else None
-    certify = certify and existing == 0 and not empty
-    field_name = reserved or _free_name(field_prefix, existing + 1, names)
-    # After a certification (DocMDP, P=2) only existing fields may be filled: a new visible field
-    # would be an annotation and break the certification, so a signer with no reserved field
-    # signs invisibly.
-    visible = stamp is not None and (reserved is not None or not certified)
-    if certify and stamp is not None and later_signatures > 0:
-        taken = {field_name, *names}
-        for offset in range(1, later_signatures + 1):
-            slot_name = _free_name(later_prefix, existing + 1 + offset, taken)
-            taken.add(slot_name)
-            append_signature_field(
-                writer, SigFieldSpec(slot_name, on_page=-1, box=_last_page_box(writer, existing + offset))
-            )
 
     long_term = LEVELS.index(level) >= LEVELS.index("B-LT")
     validation_context = None
@@ -216,8 +219,8 @@ def _sign(
         stamp_style = QRStampStyle(
             stamp_text=_STAMP_TEXT, border_width=1, timestamp_format="%d/%m/%Y %H:%M:%S %Z"
         )
-        if reserved is None:
-            field_spec = SigFieldSpec(field_name, on_page=-1, box=_last_page_box(writer, existing))
+        if new_box is not None:
+            field_spec = SigFieldSpec(field_name, on_page=-1, box=new_box)
     pdf_signer = PdfSigner(
         meta, signer, timestamper=timestamper, stamp_style=stamp_style, new_field_spec=field_spec
     )
@@ -233,7 +236,7 @@ def _sign(
         raise SigningFailed(
             "No se pudo reunir la información de validación del certificado (cadena de confianza o revocación)."
         ) from e
-    except (SigningError, PdfError, ValueError, KeyError, TypeError) as e:
+    except (SigningError, *_DAMAGED) as e:
         raise SigningFailed() from e
     data = output.getvalue()
     return SignedPdf(data=data, sha256=hashlib.sha256(data).hexdigest(), level=level, signer_name=name)

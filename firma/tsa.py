@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 
 import requests
 from asn1crypto import tsp
@@ -32,6 +33,9 @@ class SessionTimeStamper(TimeStamper):
         self.url = url
         self.timeout = timeout
         self._session = requests.Session()
+        # Close the kept connection when the timestamper goes (e.g. with its thread), instead of
+        # leaving the socket to the garbage collector.
+        weakref.finalize(self, self._session.close)
 
     def _post(self, data: bytes) -> tsp.TimeStampResp:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -151,3 +152,16 @@ def test_one_seal_serves_several_threads(sat_efirma: firma.SigningIdentity, sat_
     for result in sealed:
         (status,) = validate(result.data, sat_trust)
         assert status.bottom_line
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parents[1] / "data" / "hostile" / "qpdf").glob("*.pdf")),
+    ids=lambda p: p.name,
+)
+def test_damaged_pdfs_are_refused_with_a_clear_message(
+    path: Path, sat_efirma: firma.SigningIdentity, stamp: firma.VisibleStamp
+) -> None:
+    try:
+        firma.sign_pdf(path.read_bytes(), sat_efirma, settings=firma.SigningSettings(), stamp=stamp)
+    except firma.SigningFailed as e:
+        assert e.message and e.http_status == 422

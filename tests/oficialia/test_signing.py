@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,25 @@ from oficialia import signing
 from tests.factories import pdf_bytes
 from tests.fixtures.pki import TestPki
 from tests.fixtures.softhsm import SoftHsmToken
+
+
+@pytest.fixture
+def make_app(app_config: dict) -> Iterator[Callable[..., Flask]]:
+    """Apps with extra settings; their database connections are closed afterwards."""
+    from oficialia.db import db
+
+    made: list[Flask] = []
+
+    def make(**settings: object) -> Flask:
+        application = create_app(app_config | settings)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def _demo_pki(app: Flask) -> demo_module.DemoPkiFiles:
@@ -72,18 +92,18 @@ def test_demo_pki_is_written_once_and_used_by_default(app: Flask) -> None:
     assert status.bottom_line, status.pretty_print_details()
 
 
-def test_level_follows_tsa_and_cap(app_config: dict, test_pki: TestPki, tmp_path: Path) -> None:
+def test_level_follows_tsa_and_cap(make_app: Callable[..., Flask], test_pki: TestPki, tmp_path: Path) -> None:
     trust = tmp_path / "trust"
     trust.mkdir()
     (trust / "root.der").write_bytes(test_pki.root.dump())
     (trust / "interm.cer").write_bytes(test_pki.interm.dump())
-    app = create_app(app_config | {"TSA_URL": test_pki.tsa_url, "TRUST_DIR": str(trust)})
+    app = make_app(TSA_URL=test_pki.tsa_url, TRUST_DIR=str(trust))
     with app.app_context():
         assert signing.signing_settings().level == "B-LTA"
-    capped = create_app(app_config | {"TSA_URL": test_pki.tsa_url, "TRUST_DIR": str(trust), "SIGNING_LEVEL": "b-t"})
+    capped = make_app(TSA_URL=test_pki.tsa_url, TRUST_DIR=str(trust), SIGNING_LEVEL="b-t")
     with capped.app_context():
         assert signing.signing_settings().level == "B-T"
-    wrong = create_app(app_config | {"SIGNING_LEVEL": "B-X"})
+    wrong = make_app(SIGNING_LEVEL="B-X")
     with wrong.app_context(), pytest.raises(RuntimeError, match="OFICIALIA_SIGNING_LEVEL"):
         signing.signing_settings()
 
@@ -98,17 +118,17 @@ def test_trust_store_is_reread_when_a_file_is_added(app: Flask, test_pki: TestPk
 
 @pytest.mark.pki
 def test_seal_from_pkcs11_configuration(
-    app_config: dict, softhsm_token: SoftHsmToken, test_pki: TestPki, tmp_path: Path
+    make_app: Callable[..., Flask], softhsm_token: SoftHsmToken, test_pki: TestPki, tmp_path: Path
 ) -> None:
     trust = tmp_path / "trust"
     trust.mkdir()
     (trust / "root.der").write_bytes(test_pki.root.dump())
     (trust / "interm.der").write_bytes(test_pki.interm.dump())
-    app = create_app(app_config | {
-        "TRUST_DIR": str(trust), "SEAL_PKCS11_LIBRARY": softhsm_token.library,
-        "SEAL_PKCS11_TOKEN": softhsm_token.token_label, "SEAL_PKCS11_PIN": softhsm_token.pin,
-        "SEAL_PKCS11_KEY_LABEL": softhsm_token.key_label,
-    })
+    app = make_app(
+        TRUST_DIR=str(trust), SEAL_PKCS11_LIBRARY=softhsm_token.library,
+        SEAL_PKCS11_TOKEN=softhsm_token.token_label, SEAL_PKCS11_PIN=softhsm_token.pin,
+        SEAL_PKCS11_KEY_LABEL=softhsm_token.key_label,
+    )
     with app.app_context():
         assert signing.seal_configured()
         sealed = signing.seal_pdf(pdf_bytes(), folio="OP-2026-000002")
@@ -138,8 +158,8 @@ def test_acuse_is_sealed_after_the_demo_pki_exists(app: Flask, client, demo) -> 
     assert status.bottom_line and status.signing_cert.subject.native["common_name"].startswith("Sello electrónico")
 
 
-def test_a_broken_seal_configuration_is_a_clear_503(app_config: dict) -> None:
-    app = create_app(app_config | {"SEAL_PASSWORD": "no-es-la-clave"})
+def test_a_broken_seal_configuration_is_a_clear_503(make_app: Callable[..., Flask]) -> None:
+    app = make_app(SEAL_PASSWORD="no-es-la-clave")
     _demo_pki(app)
     with app.test_request_context("/api/v1/x"), pytest.raises(firma.SealUnavailable) as info:
         signing.seal_pdf(pdf_bytes(), folio="OP-2026-000003")
@@ -155,7 +175,9 @@ def test_demo_command_prints_the_demo_certificates(app: Flask, runner) -> None: 
 
 
 @pytest.mark.pki
-def test_logbook_checkpoint_gets_a_tsa_timestamp(app: Flask, app_config: dict, test_pki: TestPki) -> None:
+def test_logbook_checkpoint_gets_a_tsa_timestamp(
+    app: Flask, make_app: Callable[..., Flask], test_pki: TestPki
+) -> None:
     import asyncio
     from functools import partial
 
@@ -168,7 +190,7 @@ def test_logbook_checkpoint_gets_a_tsa_timestamp(app: Flask, app_config: dict, t
     from workflows.logbook import append_entry, checkpoint_digest, take_checkpoint
     from workflows.models import LogbookCheckpoint
 
-    app = create_app(app_config | {"TSA_URL": test_pki.tsa_url})  # the fixture wipes the tables after
+    app = make_app(TSA_URL=test_pki.tsa_url)  # the `app` fixture wipes the tables afterwards
     with app.app_context():
         append_entry(db.session, event="note", actor_label="pruebas", data={"n": 1})
         db.session.commit()
