@@ -4,9 +4,10 @@ a PDF ready to be signed.
 This module owns the layout of that letter and nothing else: :func:`render_letter` turns a
 :class:`LetterData` value into PDF bytes, with no Flask, no database and no storage. The
 letterhead names the institution and the answering department; then the folio referred to, the
-place and date, the addressee (the filer), the sense of the response, the text, and a closing
-area left blank for the electronic signatures, which ``firma`` stamps on the last page. The same
-data always gives byte-identical PDFs (ReportLab's *invariant* mode).
+place and date, the addressee (the filer), the sense of the response, the text, and the bottom
+of the last page left blank for the signature stamps ``firma`` draws there (the folio and page
+number go at the top). The same data always gives byte-identical PDFs (ReportLab's *invariant*
+mode).
 
 Like the acuse, it uses the built-in Helvetica fonts (WinAnsi), which cover Spanish in full.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,8 +34,11 @@ __all__ = ["LetterData", "render_letter"]
 _MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
            "octubre", "noviembre", "diciembre")
 
-#: room kept free under the text for the visible signature stamps
-SIGNATURE_SPACE = 70 * mm
+#: the visible stamps ``firma`` draws on the last page: two per row, from this far above the
+#: bottom edge, each row this tall (stamp and gap), in points
+STAMP_BOTTOM = 22.0
+STAMP_ROW = 84.0
+BOTTOM_MARGIN = 22 * mm
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,13 @@ def _long_date(moment: datetime) -> str:
     return f"{moment.day} de {_MONTHS[moment.month - 1]} de {moment.year}"
 
 
+def _stamp_area(stamps: int) -> float:
+    """Height to keep free above the bottom margin for ``stamps`` visible signatures."""
+    rows = max(1, math.ceil(stamps / 2))
+    needed: float = STAMP_BOTTOM + rows * STAMP_ROW - float(BOTTOM_MARGIN)
+    return max(0.0, needed) + 6.0
+
+
 def render_letter(data: LetterData) -> bytes:
     """Render the response letter.
 
@@ -116,21 +128,25 @@ def render_letter(data: LetterData) -> bytes:
     if data.signers:
         story.append(Paragraph(_p(" · ".join(data.signers)), small))
     story += [
-        Spacer(1, SIGNATURE_SPACE),
+        Spacer(1, 4 * mm),
         Paragraph("Documento firmado con firma electrónica avanzada. Su integridad y la validez de las "
                   "firmas pueden verificarse con el folio en el portal de la Oficialía de Partes.", small),
+        # the bottom of the last page stays free for the stamps: each signer's and the seal's
+        Spacer(1, _stamp_area(len(data.signers) + 1)),
     ]
 
-    def _footer(canvas: Canvas, doc: SimpleDocTemplate) -> None:
+    def _header(canvas: Canvas, doc: SimpleDocTemplate) -> None:
+        # at the top: the bottom of the last page belongs to the signature stamps
         canvas.saveState()
         canvas.setFont("Helvetica", 8)
         canvas.setFillColor(colors.HexColor("#666666"))
-        canvas.drawString(20 * mm, 12 * mm, _fold(f"{data.institution} · {data.folio}"))
-        canvas.drawRightString(LETTER[0] - 20 * mm, 12 * mm, f"Página {doc.page}")
+        top = LETTER[1] - 11 * mm
+        canvas.drawString(25 * mm, top, _fold(f"{data.institution} · {data.folio}"))
+        canvas.drawRightString(LETTER[0] - 25 * mm, top, f"Página {doc.page}")
         canvas.restoreState()
 
     doc = SimpleDocTemplate(buf, pagesize=LETTER, leftMargin=25 * mm, rightMargin=25 * mm, topMargin=20 * mm,
-                            bottomMargin=22 * mm, title=_fold(f"Respuesta al folio {data.folio}"),
+                            bottomMargin=BOTTOM_MARGIN, title=_fold(f"Respuesta al folio {data.folio}"),
                             author=_fold(data.institution), invariant=1)
-    doc.build(story, onFirstPage=_footer, onLaterPages=_footer)
+    doc.build(story, onFirstPage=_header, onLaterPages=_header)
     return buf.getvalue()
