@@ -33,6 +33,7 @@ __all__ = [
 
 _SEAL_KEY = "oficialia.seal"
 _TRUST_KEY = "oficialia.trust"
+_STORED_TRUST_KEY = "oficialia.trust.stored"
 _LOCK = threading.Lock()
 TRUST_SUFFIXES = {".pem", ".crt", ".cer", ".der"}
 
@@ -78,16 +79,40 @@ def trust_roots(app: Flask | None = None) -> tuple[tuple[x509.Certificate, ...],
     return result
 
 
+def _stored_trust(app: Flask) -> tuple[tuple[x509.Certificate, ...], tuple[x509.Certificate, ...]]:
+    """The certificates admins trusted in the verifier's store (``/admin/confianza``, ``flask
+    trust add``), parsed again only when the store changes."""
+    from .db import db
+    from .trust import trust_material
+
+    material = trust_material(db.session)
+    stamp = (material.roots, material.intermediates)
+    cached = app.extensions.get(_STORED_TRUST_KEY)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]  # type: ignore[no-any-return]
+    result = (tuple(c for der in material.roots for c in firma.load_certificates(der)),
+              tuple(c for der in material.intermediates for c in firma.load_certificates(der)))
+    app.extensions[_STORED_TRUST_KEY] = (stamp, result)
+    return result
+
+
 def trust_settings(app: Flask | None = None) -> firma.TrustSettings:
-    """Trust for the checks before signing: the trust store, revocation checked where possible."""
+    """Trust for the checks before signing, revocation checked where possible: the folder
+    (``OFICIALIA_TRUST_DIR``) and the trust store that admins keep for the verifier, so that a CA
+    trusted for verification is trusted for signing too."""
     app = app or current_app
     anchors, intermediates = trust_roots(app)
+    stored_anchors, stored_intermediates = _stored_trust(app)
     return firma.TrustSettings(
-        roots=anchors,
-        intermediates=intermediates,
+        roots=_unique((*anchors, *stored_anchors)),
+        intermediates=_unique((*intermediates, *stored_intermediates)),
         allow_fetching=bool(app.config.get("SIGNING_FETCH_REVOCATION", True)),
         timeout=float(app.config.get("SIGNING_TIMEOUT", 10)),
     )
+
+
+def _unique(certs: tuple[x509.Certificate, ...]) -> tuple[x509.Certificate, ...]:
+    return tuple({c.sha256: c for c in certs}.values())
 
 
 def signing_settings(app: Flask | None = None) -> firma.SigningSettings:

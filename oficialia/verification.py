@@ -124,7 +124,13 @@ def verify_upload(session: DbSession, data: bytes, *, verifier: IsolatedVerifier
     """
     check_upload(data, max_mb=float(config["MAX_FILE_MB"]))
     material = trust_material(session)
-    report = verifier.verify(data, trust_roots=material.roots, intermediates=material.intermediates,
+    # the deployment's trust folder (OFICIALIA_TRUST_DIR) counts as much as the admins' store
+    from .signing import trust_roots
+
+    folder_roots, folder_intermediates = trust_roots()
+    roots = tuple(dict.fromkeys((*material.roots, *(c.dump() for c in folder_roots))))
+    intermediates = tuple(dict.fromkeys((*material.intermediates, *(c.dump() for c in folder_intermediates))))
+    report = verifier.verify(data, trust_roots=roots, intermediates=intermediates,
                              allow_fetch=bool(config["VERIFY_ALLOW_FETCH"]),
                              require_revocation=bool(config["VERIFY_REQUIRE_REVOCATION"]))
     folio = normalise_folio(folio)
