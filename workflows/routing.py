@@ -249,6 +249,14 @@ def perform_action(session: DbSession, filing: Filing, actor: User, request: Act
         if not request.note:
             raise ActionInvalid("Explique el motivo por el que el escrito no se admite.")
         _close_all(ctx, RoutingStatus.CLOSED)
+    elif action is Action.CONCLUDE and filing.status is FilingState.ANSWERED:
+        # answering closed every turn: the departments that held one, or the mail room, conclude it
+        if actor.role not in MAIL_ROOM_ROLES:
+            held = session.execute(select(Routing.department_id).where(
+                Routing.filing_id == filing.id, Routing.kind == RoutingKind.TURN)).scalars().all()
+            if actor.department_id is None or actor.department_id not in held:
+                raise ActionForbidden("Solo un área que atendió el escrito o la Oficialía de Partes puede concluirlo.")
+            department_id = actor.department_id
     else:
         holder = ctx.require_holder()
         if holder is None:

@@ -119,3 +119,29 @@ def test_auditor_reads_but_never_acts(client, actors):
     assert act(client, actors["auditor"], folio, action="route", department="OBRAS").status_code == 403
     verified = client.get("/api/v1/logbook/verify", headers={"Authorization": f"Bearer {actors['auditor']}"})
     assert verified.json["ok"] is True and verified.json["first_bad"] is None
+
+
+def test_the_department_that_answered_concludes(app, client, actors):
+    """GIVEN a filing answered by OBRAS (answering closes every turn) and copied to DU
+    WHEN each tries to conclude it THEN OBRAS may, DU (a copy only) may not."""
+    from oficialia.db import db
+    from oficialia.models import Filing, User
+    from workflows.routing import ActionRequest, perform_action
+    from workflows.states import Action
+
+    folio = _file(client, actors["clerk"])["folio"]
+    act(client, actors["clerk"], folio, action="route", department="OBRAS")
+    act(client, actors["clerk"], folio, action="copy", department="DU")
+    assert act(client, actors["obras"], folio, action="accept").status_code == 200
+    with app.app_context():
+        filing = db.session.query(Filing).filter_by(folio=folio).one()
+        staff = db.session.query(User).filter_by(email="jorge@obras.mx").one()
+        result = perform_action(db.session, filing, staff, ActionRequest(Action.ANSWER, note="Respondido"),
+                                tz="America/Mexico_City")
+        assert result.state.value == "answered"
+    refused = act(client, actors["du"], folio, action="conclude")
+    assert refused.status_code == 403
+    assert "concluirlo" in refused.json["error"]["message"]
+    done = act(client, actors["obras2"], folio, action="conclude", note="Archivado")
+    assert done.status_code == 200, done.json
+    assert done.json["status"] == "concluded"
