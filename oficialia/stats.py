@@ -412,6 +412,8 @@ class Stats:
         self.session, self.filters, self.tz, self.now = session, filters, tz, now
         self.dialect = session.get_bind().dialect.name
         self._names: dict[str, dict[int, tuple[str, str]]] = {}
+        self._overdue: list[tuple[Any, ...]] | None = None
+        self._memo: dict[tuple[str, bool, bool], list[Row]] = {}
 
     # ---- helpers
 
@@ -480,39 +482,76 @@ class Stats:
     def _overdue_condition(self) -> ColumnElement[bool]:
         return Filing.status.in_(RUNNING_STATES) & Filing.due_at.is_not(None) & (Filing.due_at < self.now)
 
+    def overdue_cube(self) -> list[tuple[Any, ...]]:
+        """Filings still running past their deadline now, counted per ``(local day, department,
+        procedure, channel, kind, gender)`` — one query over the backlog (the status index), from
+        which every breakdown's ``overdue`` is summed."""
+        if self._overdue is None:
+            attrs = (func.coalesce(Filing.department_id, 0), func.coalesce(Filing.procedure_id, 0),
+                     Filing.channel, Filing.filer_kind, Filing.filer_gender)
+            if self.dialect == "postgresql":
+                day: Any = func.to_char(func.timezone(self.tz, Filing.received_at), "YYYY-MM-DD").label("d")
+                stmt = select(day, *attrs, func.count()).group_by(day, *attrs)
+                self._overdue = [(d, *rest[:-1], int(rest[-1])) for d, *rest in self.session.execute(
+                    self._filing_filters(stmt.where(self._overdue_condition())))]
+            else:  # SQLite knows no time zones: the instants are turned into local days here
+                cube: Counter[tuple[Any, ...]] = Counter()
+                stmt = select(Filing.received_at, *attrs).where(self._overdue_condition())
+                for received_at, *rest in self.session.execute(self._filing_filters(stmt)):
+                    cube[(local_day(received_at, self.tz).isoformat(), *rest)] += 1
+                self._overdue = [(*k, n) for k, n in cube.items()]
+        return self._overdue
+
     def overdue_counts(self, by: str) -> dict[Any, int]:
-        """Filings still running past their deadline now, per value of ``by`` (the filings' status
-        index keeps this to the backlog)."""
+        """Overdue filings per value of ``by`` (none for ``sense``: unanswered filings have none)."""
         if by == "sense":
             return {}
-        if by in TIME_BY:
-            if self.dialect == "postgresql":
-                local = func.timezone(self.tz, Filing.received_at)
-                fmt = {"day": "YYYY-MM-DD", "month": "YYYY-MM", "year": "YYYY"}[by]
-                key: Any = func.to_char(local, fmt)
-            else:  # SQLite knows no time zones: the overdue filings' instants are bucketed here
-                out: Counter[Any] = Counter()
-                stmt = self._filing_filters(select(Filing.received_at).where(self._overdue_condition()))
-                for (received_at,) in self.session.execute(stmt):
-                    out[_day_key(local_day(received_at, self.tz), by)] += 1
-                return dict(out)
-        elif by in ("department", "procedure"):
-            key = func.coalesce(Filing.department_id if by == "department" else Filing.procedure_id, 0)
-        else:
-            key = getattr(Filing, DIM_ATTRS[by])
-        k = key.label("k")
-        stmt = self._filing_filters(select(k, func.count()).where(self._overdue_condition()).group_by(k))
-        return {(raw.value if hasattr(raw, "value") else raw): int(n) for raw, n in self.session.execute(stmt)}
+        out: Counter[Any] = Counter()
+        position = {"department": 1, "procedure": 2, "channel": 3, "kind": 4, "gender": 5}
+        for row in self.overdue_cube():
+            if by in TIME_BY:
+                key: Any = row[0] if by == "day" else (row[0][:7] if by == "month" else row[0][:4])
+            else:
+                key = row[position[by]]
+                key = key.value if hasattr(key, "value") else key
+            out[key] += row[-1]
+        return dict(out)
 
     # ---- figures
 
-    def breakdown(self, by: str, *, times: bool = True) -> list[Row]:
+    def breakdown(self, by: str, *, times: bool = True, overdue: bool = True) -> list[Row]:
         """One row per value of ``by``: filings, answered, late, response times, overdue now.
 
+        Months and years are summed from the days when the days were already read.
+
         :param times: read the response-time histogram (for medians and percentiles).
+        :param overdue: count the filings overdue now.
         """
         if by not in BY_VALUES:
             raise InvalidInput("«by» debe ser uno de: " + ", ".join(BY_VALUES) + ".", field="by")
+        memo = (by, times, overdue)
+        if not times and (by, True, overdue) in self._memo:
+            return self._memo[(by, True, overdue)]
+        if memo not in self._memo:
+            days = next((rows for (b, t, o), rows in self._memo.items()
+                         if b == "day" and t >= times and o == overdue), None)
+            if by in ("month", "year") and days is not None:
+                self._memo[memo] = self._roll_up(days, by)
+            else:
+                self._memo[memo] = self._breakdown(by, times=times, overdue=overdue)
+        return self._memo[memo]
+
+    def _roll_up(self, days: Sequence[Row], by: str) -> list[Row]:
+        rows: dict[str, Row] = {}
+        for d in days:
+            raw = (d.key or "")[:7 if by == "month" else 4]
+            if raw not in rows:
+                key, label = self._label(by, raw)
+                rows[raw] = Row(key=key, label=label)
+            rows[raw].add(d)
+        return [rows[k] for k in sorted(rows)]
+
+    def _breakdown(self, by: str, *, times: bool, overdue: bool) -> list[Row]:
         dim, day_expr, hist_expr = self._group(by)
         rows: dict[Any, Row] = {}
 
@@ -538,7 +577,7 @@ class Stats:
                     select(h, StatsResponseDays.days, func.sum(StatsResponseDays.n))
                     .where(*self._where(StatsResponseDays, dim)).group_by(h, StatsResponseDays.days)):
                 row_for(raw).hist[int(days)] += int(n)
-        for raw, n in self.overdue_counts(by).items():
+        for raw, n in (self.overdue_counts(by) if overdue else {}).items():
             row_for(raw).overdue += n
         ordered = sorted(rows.values(), key=lambda r: r.key or "") if by in TIME_BY else sorted(
             rows.values(), key=lambda r: (-r.filings, r.label))
@@ -574,7 +613,7 @@ class Stats:
                       procedure_id=f.procedure_id)
         per = Stats(self.session, sub, tz=self.tz, now=self.now)
         per._names = self._names
-        counts = {r.key: r.filings for r in per.breakdown("month", times=False)}
+        counts = {r.key: r.filings for r in per.breakdown("month", times=False, overdue=False)}
         years = list(range(first_year, end.year + 1))
         rows = [{"key": f"{m:02d}", "label": MONTH_NAMES[m - 1],
                  **{str(y): counts.get(f"{y:04d}-{m:02d}", 0) for y in years}} for m in range(1, 13)]
@@ -587,6 +626,41 @@ class Stats:
             per[int((r.key or "0-0").split("-")[1])] += r.filings
         return sorted(({"key": f"{m:02d}", "label": MONTH_NAMES[m - 1], "filings": per[m]} for m in range(1, 13)),
                       key=lambda e: (-e["filings"], e["key"]))
+
+    def by_month(self, by: str) -> list[tuple[str, list[Row]]]:
+        """For each month of the period, one row per value of ``by`` (not a time), with times."""
+        dim, day_expr, hist_expr = self._group(by)
+        month_day = _period_expr(StatsDay.day, "month", self.dialect).label("m")
+        month_hist = _period_expr(StatsResponseDays.day, "month", self.dialect).label("m")
+        per: dict[str, dict[Any, Row]] = defaultdict(dict)
+
+        def row_for(month: str, raw: Any) -> Row:
+            if raw not in per[month]:
+                key, label = self._label(by, raw)
+                per[month][raw] = Row(key=key, label=label)
+            return per[month][raw]
+
+        g = day_expr.label("g")
+        hist_cols = [func.sum(getattr(StatsDay, c)) for c in HIST_COLUMNS]
+        for month, raw, filings, answered, late, days_sum, *hist in self.session.execute(
+                select(month_day, g, func.sum(StatsDay.filings), func.sum(StatsDay.answered),
+                       func.sum(StatsDay.answered_late), func.sum(StatsDay.days_sum), *hist_cols)
+                .where(*self._where(StatsDay, dim)).group_by(month_day, g)):
+            row = row_for(month, raw)
+            row.filings, row.answered, row.answered_late, row.days_sum = (
+                int(filings), int(answered), int(late), int(days_sum))
+            row.hist.update({n: int(c) for n, c in enumerate(hist) if c})
+        h = hist_expr.label("g")
+        for month, raw, days, n in self.session.execute(
+                select(month_hist, h, StatsResponseDays.days, func.sum(StatsResponseDays.n))
+                .where(*self._where(StatsResponseDays, dim)).group_by(month_hist, h, StatsResponseDays.days)):
+            row_for(month, raw).hist[int(days)] += int(n)
+        position = {"department": 1, "procedure": 2, "channel": 3, "kind": 4, "gender": 5}[by]
+        for cube_row in self.overdue_cube():
+            key = cube_row[position]
+            row_for(cube_row[0][:7], key.value if hasattr(key, "value") else key).overdue += cube_row[-1]
+        return [(month, sorted(rows.values(), key=lambda r: (-r.filings, r.label)))
+                for month, rows in sorted(per.items())]
 
     def satisfaction(self) -> list[dict[str, Any]]:
         """Per department: ratings, their mean and how many of each score (1–5)."""

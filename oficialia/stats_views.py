@@ -120,14 +120,11 @@ class Dashboard:
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
-        self._memo: dict[tuple[str, bool], list[Row]] = {}
 
     def rows(self, by: str, times: bool = False) -> list[Row]:
-        if (by, True) in self._memo:
-            return self._memo[(by, True)]
-        if (by, times) not in self._memo:
-            self._memo[(by, times)] = self.stats.breakdown(by, times=times)
-        return self._memo[(by, times)]
+        if by in ("month", "year"):
+            self.stats.breakdown("day", times=times)  # months and years are summed from the days
+        return self.stats.breakdown(by, times=times)
 
     def figure(self, slug: str) -> Figure | None:
         build = getattr(self, "_" + slug.replace("-", "_"), None) if slug in DASHBOARD_SLUGS else None
@@ -231,26 +228,28 @@ def _merge_dicts(rows: list[dict[str, Any]], count: str) -> list[dict[str, Any]]
 def public_figures(stats: Stats) -> list[Figure]:
     """The transparency page: aggregates only; every group smaller than five filings is merged."""
     label = ("label", "Concepto")
-    counts = [("filings", "Escritos"), ("answered", "Respondidos"), ("median_response_days", "Mediana de días hábiles")]
+    counts = [("filings", "Escritos"), ("answered", "Respondidos")]
+    median = ("median_response_days", "Mediana de días hábiles")
     share = ("share", "%")
 
     def merged(by: str) -> list[dict[str, Any]]:
-        return _rows(merge_small(stats.breakdown(by)))
+        return _rows(merge_small(stats.breakdown(by, times=False, overdue=False)))
 
-    months = [r for r in stats.breakdown("month") if r.filings]
-    departments = merge_small(stats.breakdown("department"))
+    stats.breakdown("day", times=True, overdue=False)  # months are summed from the days
+    months = [r for r in stats.breakdown("month", times=True, overdue=False) if r.filings]
+    departments = merge_small(stats.breakdown("department", times=True, overdue=False))
     return [
-        Figure("por-mes", "Escritos recibidos por mes", "bar", [("label", "Mes"), *counts], _rows(months),
+        Figure("por-mes", "Escritos recibidos por mes", "bar", [("label", "Mes"), *counts, median], _rows(months),
                series=["filings", "answered"]),
-        Figure("por-area", "Escritos por área", "bar", [label, *counts], _rows(departments),
+        Figure("por-area", "Escritos por área", "bar", [label, *counts, median], _rows(departments),
                series=["filings", "answered"], horizontal=True),
         Figure("por-tramite", "Escritos por trámite", "bar", [label, *counts], merged("procedure"),
                series=["filings"], horizontal=True),
-        Figure("por-canal", "Escritos por canal", "doughnut", [label, *counts[:2], share],
+        Figure("por-canal", "Escritos por canal", "doughnut", [label, *counts, share],
                _with_share(merged("channel")), series=["filings"]),
-        Figure("por-tipo-persona", "Escritos por tipo de persona", "doughnut", [label, *counts[:2], share],
+        Figure("por-tipo-persona", "Escritos por tipo de persona", "doughnut", [label, *counts, share],
                _with_share(merged("kind")), series=["filings"]),
-        Figure("por-genero", "Escritos por género", "doughnut", [label, *counts[:2], share],
+        Figure("por-genero", "Escritos por género", "doughnut", [label, *counts, share],
                _with_share(merged("gender")), series=["filings"]),
         Figure("tiempos-respuesta", "Tiempo de respuesta por área (días hábiles)", "bar",
                [label, ("answered", "Respondidos"), ("median_response_days", "Mediana"),
@@ -258,7 +257,7 @@ def public_figures(stats: Stats) -> list[Figure]:
                [r.as_dict() for r in departments if r.answered], series=["median_response_days", "p90_response_days"],
                horizontal=True),
         Figure("sentido", "Sentido de las respuestas", "doughnut", [label, ("filings", "Respuestas"), share],
-               _with_share(_rows(merge_small(stats.breakdown("sense", times=False)))), series=["filings"]),
+               _with_share(merged("sense")), series=["filings"]),
         Figure("satisfaccion", "Satisfacción con la atención (1 a 5)", "bar",
                [label, ("ratings", "Calificaciones"), ("mean_score", "Promedio")],
                _merge_dicts(stats.satisfaction(), "ratings"), series=["mean_score"], horizontal=True),
@@ -335,19 +334,15 @@ OPEN_DATA_COLUMNS = [("month", "month"), ("department", "department"), ("departm
 
 def open_data_csv(as_of: date) -> str:
     """Filings per month and department up to ``as_of`` (yesterday), groups under five merged."""
+    tz = current_app.config["TIMEZONE"]
+    now = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
+    figures = Stats(db.session, Filters(end=as_of), tz=tz, now=now)
     out: list[dict[str, Any]] = []
-    now = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), ZoneInfo(current_app.config["TIMEZONE"]))
-    months = Stats(db.session, Filters(end=as_of), tz=current_app.config["TIMEZONE"], now=now).breakdown(
-        "month", times=False)
-    for m in months:
-        year, month = (int(x) for x in (m.key or "0-0").split("-"))
-        first = date(year, month, 1)
-        last = min(as_of, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1))
-        per = Stats(db.session, Filters(start=first, end=last), tz=current_app.config["TIMEZONE"], now=now)
-        for r in merge_small(per.breakdown("department")):
-            out.append({"month": m.key, "department": r.key or ("OTROS" if r.label == OTHERS else ""),
-                        "department_name": r.label, **{k: v for k, v in r.as_dict().items() if k not in ("key",
-                                                                                                         "label")}})
+    for month, rows in figures.by_month("department"):
+        for r in merge_small(rows):
+            out.append({"month": month, "department": r.key or ("OTROS" if r.label == OTHERS else ""),
+                        "department_name": r.label,
+                        **{k: v for k, v in r.as_dict().items() if k not in ("key", "label")}})
     return _csv(OPEN_DATA_COLUMNS, out)
 
 
