@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 from redis import Redis
 
+from bench.report import write_results
 from bench.scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,10 +200,7 @@ def main() -> int:
               f"- Stored bytes per page of the derived copy (optimisation level 1): "
               f"{sum(sizes) / len(sizes) / 1e6:.2f} MB (min {min(sizes) / 1e6:.2f}, max {max(sizes) / 1e6:.2f}).",
               ""]
-    text = "\n".join(lines)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    write_results(RESULTS, lines)
     return 0
 
 

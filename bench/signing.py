@@ -37,6 +37,7 @@ from pyhanko.stamp import QRStampStyle
 from pyhanko_certvalidator import ValidationContext
 
 import firma
+from bench.report import write_results
 from tests.firma.conftest import make_pdf
 from tests.fixtures.pki import PASSWORD, TestPki, build_test_pki
 
@@ -171,10 +172,7 @@ def main() -> int:
         "Institution seal, product: `InstitutionSeal.from_pkcs12` once (the `cryptography` key object is kept); "
         "raw: a stock `SimpleSigner` loaded once, which re-parses the DER key on every signature.", "",
     ]
-    text = "\n".join(lines)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    write_results(RESULTS, lines)
     return 0
 
 

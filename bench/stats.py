@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bench.report import write_results
 from bench.scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,10 +269,7 @@ def main() -> int:
     out += ["", f"Every view and call under {TARGET_SECONDS:.0f} s: {'met' if met_time else 'MISSED'} "
             f"(slowest {max(a for _, a, _, _ in lines) * 1000:,.0f} ms). "
             f"Within {TARGET_RATIO}x of the hand-written raw SQL: {'met' if met_ratio else 'MISSED'}.", ""]
-    text = "\n".join(out)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    write_results(RESULTS, out)
     return 0
 
 

@@ -28,6 +28,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.report import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "verify.md"
 SHARED = ROOT.parent / "shared" / "external-data"
@@ -145,10 +147,7 @@ def main() -> int:
         "",
         f"Product / raw time: **{ratio:.2f}x** (target within {TARGET_RATIO}x: "
         f"{'met' if ratio <= TARGET_RATIO else 'MISSED'}); the verifier alone: {raw_rate / worker_rate:.2f}x.", ""]
-    text = "\n".join(lines)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    write_results(RESULTS, lines)
     return 0
 
 

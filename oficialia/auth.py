@@ -133,3 +133,17 @@ def user_for_token(session: DbSession, token: str) -> User | None:
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         row.last_used_at = now
     return row.user
+
+
+def require_user(*roles: Role) -> User:
+    """The signed-in account of the current request (401 without one), with one of ``roles`` when
+    any are given (403 otherwise)."""
+    from flask import abort
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        abort(401)
+    if roles and current_user.role not in roles:
+        abort(403)
+    user: User = current_user._get_current_object()
+    return user

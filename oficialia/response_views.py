@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     has_request_context,
@@ -28,6 +27,7 @@ import firma
 from storage import content_disposition
 
 from . import access, responses, tracking
+from .auth import require_user
 from .db import db
 from .errors import NotFound, OficialiaError
 from .extensions import get_store, limiter
@@ -40,13 +40,6 @@ OFFICIAL_ROLES = (Role.CLERK, Role.STAFF, Role.SIGNER, Role.AUDITOR, Role.ADMIN)
 SIGNER_SLOTS = 3
 
 
-def _require(*roles: Role) -> User:
-    if not current_user.is_authenticated:
-        abort(401)
-    if roles and current_user.role not in roles:
-        abort(403)
-    user: User = current_user._get_current_object()
-    return user
 
 
 def _file(name: str) -> bytes | None:
@@ -185,7 +178,7 @@ def _draft_form(filing: Filing, user: User, form: Any, status: int = 200) -> Res
 @bp.route("/expedientes/<folio>/respuesta", methods=["GET", "POST"])
 def draft(folio: str) -> ResponseReturnValue:
     """Draft the response to a filing: upload a PDF or compose the letter; name the signers."""
-    user = _require(Role.STAFF, Role.SIGNER, Role.ADMIN)
+    user = require_user(Role.STAFF, Role.SIGNER, Role.ADMIN)
     filing = access.get_filing(db.session, user, folio)
     if request.method == "GET":
         return _draft_form(filing, user, {})
@@ -220,7 +213,7 @@ def draft(folio: str) -> ResponseReturnValue:
 @bp.post("/respuestas/<int:response_id>/cancelar")
 def cancel(response_id: int) -> ResponseReturnValue:
     """Withdraw a draft nobody has signed."""
-    user = _require(Role.STAFF, Role.SIGNER, Role.ADMIN)
+    user = require_user(Role.STAFF, Role.SIGNER, Role.ADMIN)
     response = visible_response(user, response_id)
     try:
         responses.cancel_draft(db.session, response, user)
@@ -237,7 +230,7 @@ def cancel(response_id: int) -> ResponseReturnValue:
 @bp.get("/firmas")
 def queue() -> ResponseReturnValue:
     """Firmas pendientes: the drafts waiting for the signed-in signer's signature."""
-    user = _require(Role.SIGNER, Role.ADMIN)
+    user = require_user(Role.SIGNER, Role.ADMIN)
     return render_template("responses/queue.html", queue=responses.pending_for(db.session, user))
 
 
@@ -252,7 +245,7 @@ def _sign_page(response: Response, user: User, status: int = 200) -> ResponseRet
 @bp.route("/respuestas/<int:response_id>/firmar", methods=["GET", "POST"])
 def sign(response_id: int) -> ResponseReturnValue:
     """Review the draft and sign it with e.firma (.cer + .key + password) or PKCS#12."""
-    user = _require(Role.SIGNER, Role.ADMIN)
+    user = require_user(Role.SIGNER, Role.ADMIN)
     response = visible_response(user, response_id)
     if request.method == "GET":
         return _sign_page(response, user)
@@ -281,7 +274,7 @@ def sign(response_id: int) -> ResponseReturnValue:
 @bp.get("/respuestas/<int:response_id>.pdf")
 def pdf(response_id: int) -> ResponseReturnValue:
     """The response's PDF: officials see drafts and signed versions; filers the issued one."""
-    user = _require(*OFFICIAL_ROLES, Role.CITIZEN)
+    user = require_user(*OFFICIAL_ROLES, Role.CITIZEN)
     response = visible_response(user, response_id)
     return pdf_response(response, name=file_name(response))
 

@@ -15,7 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
-        send_from_directory,
+    send_from_directory,
     session,
     url_for,
 )
@@ -31,6 +31,7 @@ from workflows.states import STATE_LABELS, FilingState
 from workflows.views import filing_panel
 
 from . import access, auth, catalogue, delivery, search, tracking
+from .auth import require_user
 from .db import db
 from .dispatch import get_dispatcher
 from .errors import NotFound, OficialiaError
@@ -78,13 +79,6 @@ def _local(moment: Any, fmt: str = "%d/%m/%Y %H:%M") -> str:
     return str(moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt))
 
 
-def _require(*roles: Role) -> User:
-    if not current_user.is_authenticated:
-        abort(401)
-    if roles and current_user.role not in roles:
-        abort(403)
-    user: User = current_user._get_current_object()
-    return user
 
 
 def _uploads(files: list[FileStorage]) -> list[Upload]:
@@ -215,7 +209,7 @@ def file_petition() -> ResponseReturnValue:
 @bp.route("/ventanilla", methods=["GET", "POST"])
 def window() -> ResponseReturnValue:
     """The clerk's window: register a walk-in filing from its scans."""
-    _require(Role.CLERK, Role.ADMIN)
+    require_user(Role.CLERK, Role.ADMIN)
     if request.method == "POST":
         return _file(Channel.WINDOW, "oficialia/window.html")
     return render_template("oficialia/window.html", form={}, recent=_recent_window_filings(), **_catalogue_choices())
@@ -261,7 +255,7 @@ def receipt_pdf(folio: str) -> ResponseReturnValue:
 @bp.get("/mis-tramites")
 def my_filings() -> ResponseReturnValue:
     """A citizen's own filings."""
-    user = _require(Role.CITIZEN)
+    user = require_user(Role.CITIZEN)
     filings = db.session.execute(
         access.visible_filings(user).order_by(Filing.received_at.desc())).scalars().all()
     return render_template("oficialia/my_filings.html", filings=filings)
@@ -301,7 +295,7 @@ def procedures() -> ResponseReturnValue:
 @bp.get("/bandeja")
 def inbox() -> ResponseReturnValue:
     """Filings the signed-in official may see, newest first, with filters."""
-    user = _require(*STAFF_ROLES)
+    user = require_user(*STAFF_ROLES)
     stmt = access.visible_filings(user)
     status = request.args.get("status", "")
     if status in {s.value for s in FilingState}:
@@ -332,7 +326,7 @@ def inbox() -> ResponseReturnValue:
 @bp.get("/expedientes/<folio>")
 def filing_detail(folio: str) -> ResponseReturnValue:
     """A filing's record: data, documents and logbook."""
-    user = _require(*STAFF_ROLES, Role.CITIZEN)
+    user = require_user(*STAFF_ROLES, Role.CITIZEN)
     filing = access.get_filing(db.session, user, folio)
     entries: Sequence[LogbookEntry] = ()
     if user.role is not Role.CITIZEN:
@@ -347,7 +341,7 @@ def filing_detail(folio: str) -> ResponseReturnValue:
 @bp.get("/documentos/<int:document_id>")
 def document(document_id: int) -> ResponseReturnValue:
     """Download an original, checked against its SHA-256 first."""
-    user = _require(*STAFF_ROLES, Role.CITIZEN)
+    user = require_user(*STAFF_ROLES, Role.CITIZEN)
     doc = access.get_document(db.session, user, document_id)
     return delivery.document_response(get_store(), doc)
 
@@ -355,7 +349,7 @@ def document(document_id: int) -> ResponseReturnValue:
 @bp.get("/documentos/<int:document_id>/copia")
 def searchable_copy(document_id: int) -> ResponseReturnValue:
     """Download the searchable, stamped copy made by OCR."""
-    user = _require(*STAFF_ROLES, Role.CITIZEN)
+    user = require_user(*STAFF_ROLES, Role.CITIZEN)
     doc = access.get_document(db.session, user, document_id)
     return delivery.derived_response(get_store(), doc)
 
@@ -363,7 +357,7 @@ def searchable_copy(document_id: int) -> ResponseReturnValue:
 @bp.post("/documentos/<int:document_id>/ocr")
 def retry_ocr(document_id: int) -> ResponseReturnValue:
     """Run OCR again for one document (retry button)."""
-    user = _require(Role.CLERK, Role.STAFF, Role.SIGNER, Role.ADMIN)
+    user = require_user(Role.CLERK, Role.STAFF, Role.SIGNER, Role.ADMIN)
     doc = access.get_document(db.session, user, document_id)
     from .jobs import request_ocr
 
@@ -385,7 +379,7 @@ def ocr_progress(folio: str) -> ResponseReturnValue:
 @bp.route("/admin/areas/<int:department_id>", methods=["GET", "POST"])
 def admin_departments(department_id: int | None = None) -> ResponseReturnValue:
     """Department tree: list, create, edit."""
-    _require(Role.ADMIN)
+    require_user(Role.ADMIN)
     editing = db.session.get(Department, department_id) if department_id else None
     if department_id and editing is None:
         abort(404)
@@ -411,7 +405,7 @@ def admin_departments(department_id: int | None = None) -> ResponseReturnValue:
 @bp.route("/admin/tramites/<int:procedure_id>", methods=["GET", "POST"])
 def admin_procedures(procedure_id: int | None = None) -> ResponseReturnValue:
     """Catalogue of procedures: list, create, edit."""
-    _require(Role.ADMIN)
+    require_user(Role.ADMIN)
     editing = db.session.get(Procedure, procedure_id) if procedure_id else None
     if procedure_id and editing is None:
         abort(404)
@@ -439,7 +433,7 @@ def admin_procedures(procedure_id: int | None = None) -> ResponseReturnValue:
 @bp.route("/admin/usuarios", methods=["GET", "POST"])
 def admin_users() -> ResponseReturnValue:
     """Users and roles."""
-    _require(Role.ADMIN)
+    require_user(Role.ADMIN)
     if request.method == "POST":
         f = request.form
         try:

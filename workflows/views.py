@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from oficialia import access, search, tracking
+from oficialia.auth import require_user
 from oficialia.db import DbSession, UTCDateTime, db, utcnow
 from oficialia.dispatch import get_dispatcher
 from oficialia.errors import NotFound, OficialiaError
@@ -132,13 +132,6 @@ def _tz() -> str:
     return str(current_app.config["TIMEZONE"])
 
 
-def _require(*roles: Role) -> User:
-    if not current_user.is_authenticated:
-        abort(401)
-    if current_user.role not in roles:
-        abort(403)
-    user: User = current_user._get_current_object()
-    return user
 
 
 @bp.app_context_processor
@@ -175,7 +168,7 @@ def _inbox_department(user: User) -> Department | None:
 @bp.get("/area")
 def inbox() -> ResponseReturnValue:
     """The department's inbox: active turns (or copies) with deadline lights, due date first."""
-    user = _require(*INBOX_ROLES)
+    user = require_user(*INBOX_ROLES)
     dept = _inbox_department(user)
     tab = "copias" if request.args.get("vista") == "copias" else "turnos"
     state = request.args.get("estado", "")
@@ -380,7 +373,7 @@ def _render_filing(filing: Filing, user: User, *, form: MultiDict[str, str] | No
 @bp.post("/expedientes/<folio>/acciones")
 def act(folio: str) -> ResponseReturnValue:
     """Apply one workflow action from the filing page's panel."""
-    user = _require(*OFFICIAL_ROLES)
+    user = require_user(*OFFICIAL_ROLES)
     filing = access.get_filing(db.session, user, folio)
     try:
         action_request = parse_action(_action_data(request.form))
@@ -472,7 +465,7 @@ def reply(folio: str) -> ResponseReturnValue:
 def message(folio: str) -> ResponseReturnValue:
     """A message on the filing's thread: from the department holding it, or from the filer
     signed in."""
-    user = _require(Role.STAFF, Role.SIGNER, Role.ADMIN, Role.CITIZEN)
+    user = require_user(Role.STAFF, Role.SIGNER, Role.ADMIN, Role.CITIZEN)
     filing = access.get_filing(db.session, user, folio)
     try:
         posted = _post_message(filing, user, from_filer=user.role is Role.CITIZEN)
@@ -589,7 +582,7 @@ def _rest_days(year: int) -> list[RestDay]:
 @bp.route("/admin/dias-inhabiles", methods=["GET", "POST"])
 def calendar() -> ResponseReturnValue:
     """The official rest days of a year plus the administration's own; add, remove, work."""
-    user = _require(Role.ADMIN)
+    user = require_user(Role.ADMIN)
     today = utcnow().astimezone(ZoneInfo(_tz())).date()
     year = request.values.get("anio", today.year, type=int) or today.year
     if year not in YEARS:
@@ -644,7 +637,7 @@ CHAIN_REASONS = {
 @bp.get("/auditoria/bitacora")
 def logbook() -> ResponseReturnValue:
     """Every logbook entry, newest first, by folio, event and person; and the chain check."""
-    _require(Role.AUDITOR, Role.ADMIN)
+    require_user(Role.AUDITOR, Role.ADMIN)
     folio = clean_text(request.args.get("folio")).upper()
     event = clean_text(request.args.get("evento"))
     person = clean_text(request.args.get("persona"))
@@ -678,7 +671,7 @@ OUTBOX_STATUS_LABELS = {"pending": "Pendiente", "sent": "Enviado", "failed": "Fa
 @bp.get("/admin/correos")
 def outbox() -> ResponseReturnValue:
     """The outbox: every e-mail the product wrote, with its delivery state (newest first)."""
-    _require(Role.ADMIN, Role.AUDITOR, Role.CLERK)
+    require_user(Role.ADMIN, Role.AUDITOR, Role.CLERK)
     status = request.args.get("estado", "")
     page = max(1, request.args.get("pagina", 1, type=int) or 1)
     stmt = select(Notification, Filing.folio).outerjoin(Filing, Filing.id == Notification.filing_id)
