@@ -593,3 +593,20 @@ def test_a_tsa_that_does_not_answer_leaves_the_draft_as_it_was_and_is_logged(app
         entry = db.session.execute(select(LogbookEntry).where(LogbookEntry.event == "response_sign_refused")
                                    ).scalar_one()
         assert "TimestampFailed" in entry.content
+
+
+@pytest.mark.pki
+def test_sign_through_the_api_with_a_pkcs12(client, office, make_user, make_token, test_pki):
+    from tests.fixtures.pki import PASSWORD
+
+    ana = make_user(Role.SIGNER, department="OBRAS", email="ana.garcia@obras.mx", rfc="GALA800101AB1")
+    filing = in_progress(client, office)
+    rid = draft(client, office["tokens"]["staff"], filing["folio"], sense="informativa", text="Aviso.",
+                signers="ana.garcia@obras.mx").json["id"]
+    token = make_token(ana)
+    wrong = sign_api(client, token, rid, pkcs12=(io.BytesIO(test_pki.pkcs12["good"]), "firma.p12"), password="x")
+    assert wrong.status_code == 400 and wrong.json["error"]["code"] == "wrong_password"
+    signed = sign_api(client, token, rid, pkcs12=(io.BytesIO(test_pki.pkcs12["good"]), "firma.p12"),
+                      password=PASSWORD)
+    assert signed.status_code == 200, signed.json
+    assert signed.json["signer"] == "ANA GARCIA LOPEZ" and signed.json["issued"] is True
