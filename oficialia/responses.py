@@ -20,13 +20,11 @@ or repeated in an error. Wrong passwords are counted per user (:class:`SigningTh
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -56,7 +54,6 @@ from .models import (
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: who drafts responses: the department's people (admins act for any department)
 DRAFTING_ROLES = frozenset({Role.STAFF, Role.SIGNER, Role.ADMIN})
@@ -476,7 +473,7 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
     _check_lock(session, actor, now)
     try:
         identity = credentials.load()
-        off_loop(firma.check_identity, identity, expected_rfc=actor.rfc, trust=trust, at=at)
+        firma.check_identity(identity, expected_rfc=actor.rfc, trust=trust, at=at)
     except firma.FirmaError as e:
         _refuse(session, response, actor, e, settings=settings, now=now)
         raise
@@ -489,7 +486,7 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
     pdf = read_version(store, current_version(response))
     stamp = firma.VisibleStamp(folio=filing.folio, verify_url=verify_url(settings, filing.folio))
     try:
-        signed = off_loop(firma.sign_pdf, pdf, identity, settings=signing, stamp=stamp, certify=due.position == 1,
+        signed = firma.sign_pdf(pdf, identity, settings=signing, stamp=stamp, certify=due.position == 1,
                           reason=f"Respuesta al folio {filing.folio}", location=settings.institution,
                           later_signatures=len(signers_of(session, response)) - due.position + SEAL_FIELDS)
     except firma.FirmaError as e:  # TSA down, damaged PDF...: logged, nothing recorded
@@ -567,20 +564,6 @@ def _default_seal(pdf: bytes, folio: str) -> bytes:
     seal, settings = signing.get_seal(), signing.signing_settings()
     stamp = firma.VisibleStamp(folio=folio, verify_url=signing.verify_url(folio),
                                label="Sello electrónico de la institución")
-    sealed: firma.SignedPdf = off_loop(seal.seal, pdf, settings=settings, stamp=stamp)
+    sealed: firma.SignedPdf = seal.seal(pdf, settings=settings, stamp=stamp)
     return sealed.data
 
-
-def off_loop(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``func`` here, or in a worker thread when this thread already runs an asyncio loop.
-
-    pyHanko's synchronous API starts an event loop of its own (``asyncio.run``), which fails in a
-    thread that runs one already (an async server; Playwright's sync API in tests). ``func`` must
-    work on values only: no app context, no database session.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return func(*args, **kwargs)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="firma") as pool:
-        return pool.submit(func, *args, **kwargs).result()

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 import firma
+from firma.loop import outside_event_loop
 from oficialia import responses
 from oficialia.db import db, utcnow
 from oficialia.errors import Conflict
 from oficialia.extensions import get_store
 from oficialia.models import Response, ResponseSigner, ResponseStatus, Role, SigningThrottle, User
-from oficialia.responses import off_loop
 from tests.factories import pdf_bytes
 from workflows.models import LogbookEntry, Notification
 
@@ -242,7 +242,7 @@ class Sealer:
 
     def __call__(self, pdf: bytes, folio: str) -> bytes:
         self.calls += 1
-        return off_loop(self.seal.seal, pdf, settings=firma.SigningSettings()).data
+        return self.seal.seal(pdf, settings=firma.SigningSettings()).data
 
 
 def sign_as(app, response_id: int, user_id: int, credentials: responses.Credentials, sealer=None):
@@ -263,8 +263,8 @@ def validate(pdf: bytes) -> list[Any]:
 
     trust = sat_trust()
     reader = PdfFileReader(io.BytesIO(pdf))
-    # off_loop: a browser test earlier in the session may leave Playwright's loop in this thread
-    return [off_loop(validate_pdf_signature, sig, ValidationContext(trust_roots=list(trust.roots),
+    # a browser test earlier in the session may leave Playwright's loop in this thread
+    return [outside_event_loop(validate_pdf_signature)(sig, ValidationContext(trust_roots=list(trust.roots),
                                                           other_certs=list(trust.intermediates)))
             for sig in reader.embedded_signatures]
 
@@ -403,7 +403,7 @@ def test_a_pkcs12_signer_after_the_efirma_reaches_b_lta_and_both_stay_valid(app,
             return responses.sign_response(
                 db.session, get_store(), db.session.get(Response, rid), db.session.get(User, user_id), credentials,
                 signing=settings, trust=trust, settings=responses.ResponseSettings.from_config(app.config),
-                seal=lambda pdf, folio: off_loop(seal.seal, pdf, settings=test_pki.settings(trust=trust)).data)
+                seal=lambda pdf, folio: seal.seal(pdf, settings=test_pki.settings(trust=trust)).data)
 
     # the SAT test CA has no reachable OCSP here: the e.firma signs at B-T
     first = sign(office["users"]["signer"].id, efirma(), test_pki.settings(trust=trust, max_level="B-T"))
@@ -422,7 +422,7 @@ def test_a_pkcs12_signer_after_the_efirma_reaches_b_lta_and_both_stay_valid(app,
         reader = PdfFileReader(io.BytesIO(pdf))
         context = ValidationContext(trust_roots=list(trust.roots), other_certs=list(trust.intermediates),
                                     allow_fetching=False)
-        statuses = [off_loop(validate_pdf_signature, s, context) for s in reader.embedded_signatures
+        statuses = [outside_event_loop(validate_pdf_signature)(s, context) for s in reader.embedded_signatures
                     if s.sig_object_type == "/Sig"]
     assert len(statuses) == 3
     assert all(s.intact and s.valid and s.trusted for s in statuses), [s.summary() for s in statuses]
@@ -560,7 +560,7 @@ def test_demo_includes_a_filing_answered_with_a_signed_sealed_response(app, runn
     signatures = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
     assert len(signatures) == 2  # the titular's and the institution's seal
     for embedded in signatures:
-        status = off_loop(validate_pdf_signature, embedded, ValidationContext(trust_roots=root))
+        status = outside_event_loop(validate_pdf_signature)(embedded, ValidationContext(trust_roots=root))
         assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     again = runner.invoke(args=["demo"])
     assert again.exit_code == 0
