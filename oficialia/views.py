@@ -21,7 +21,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from storage import content_disposition
@@ -280,14 +280,9 @@ def track() -> ResponseReturnValue:
 
 @bp.get("/catalogo")
 def procedures() -> ResponseReturnValue:
-    """Public catalogue of procedures and services."""
+    """The catalogue's former address: the Registro Municipal de Trámites y Servicios is at /tramites."""
     q = clean_text(request.args.get("q"))
-    stmt = select(Procedure).join(Department).where(Procedure.active.is_(True)).order_by(Procedure.name)
-    if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Procedure.name.ilike(like), Procedure.description.ilike(like),
-                              Department.name.ilike(like)))
-    return render_template("oficialia/catalogue.html", procedures=db.session.execute(stmt).scalars().all(), q=q)
+    return redirect(url_for("catalogue.index", q=q or None), code=301)
 
 
 # --- staff --------------------------------------------------------------------------------------

@@ -95,8 +95,10 @@ def test_request_over_the_size_limit_is_413_in_spanish(app_config):
 
 
 def test_catalogue_is_public_and_searchable(client, demo):
-    page = client.get("/catalogo?q=construcción").get_data(as_text=True)
-    assert "Licencia de construcción" in page and "Realizar en línea" in page
+    moved = client.get("/catalogo?q=construcción")
+    assert moved.status_code == 301 and moved.headers["Location"].startswith("/tramites?q=construcci")
+    page = client.get("/tramites?q=construcción").get_data(as_text=True)
+    assert "Licencia de construcción" in page and "/tramites/DU-LC" in page
     assert "Certificado médico" not in page
     api = client.get("/api/v1/procedures").json["procedures"]
     assert any(p["code"] == "DU-LC" and p["cost"] == "1250.00" for p in api)
@@ -110,7 +112,7 @@ def test_admin_edits_departments_and_procedures(client, demo, make_user, login):
                                                    "department": "MOV", "response_days": "7", "cost": "300",
                                                    "requirements": "Solicitud\nTarjeta de circulación"})
     assert created.status_code == 302
-    assert "Permiso de carga y descarga" in client.get("/catalogo").get_data(as_text=True)
+    assert "Permiso de carga y descarga" in client.get("/tramites").get_data(as_text=True)
     bad = client.post("/admin/tramites", data={"code": "X", "name": "Y", "department": "MOV",
                                                "response_days": "cero"})
     assert bad.status_code == 422 and "días hábiles" in bad.get_data(as_text=True)
@@ -124,7 +126,7 @@ def test_non_admins_cannot_administer(client, demo, make_user, login):
     assert client.post("/admin/tramites", data={}).status_code == 403
 
 
-@pytest.mark.parametrize("path", ["/", "/presentar", "/seguimiento", "/catalogo", "/entrar", "/registro"])
+@pytest.mark.parametrize("path", ["/", "/presentar", "/seguimiento", "/tramites", "/entrar", "/registro"])
 def test_public_pages_render(client, demo, path):
     response = client.get(path)
     assert response.status_code == 200
