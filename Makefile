@@ -50,7 +50,8 @@ services:
 # The embedded default: SQLite, local storage, in-process jobs, demo data.
 run: install
 	$(FLASK) db upgrade
-	$(FLASK) demo
+	@# the first time, also three years of history so the statistics have something to show
+	@if [ -f instance/.demo-history ]; then $(FLASK) demo; else $(FLASK) demo --filings 3000 && touch instance/.demo-history; fi
 	@echo "Sirviendo en http://127.0.0.1:5000"
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
