@@ -271,6 +271,11 @@ def _actions_for(filing: Filing, user: User, mine: Sequence[Routing]) -> list[Ac
         return possible
     if user.role is Role.CLERK:
         return [a for a in possible if a in MAIL_ROOM_ACTIONS]
+    if user.role in DEPARTMENT_ROLES and filing.status is FilingState.ANSWERED:
+        # answering closed every turn: a department that held one concludes the filing
+        held = any(r.kind is RoutingKind.TURN and r.department_id == user.department_id
+                   for r in routings_of(db.session, filing))
+        return [Action.CONCLUDE] if held and Action.CONCLUDE in possible else []
     if user.role in DEPARTMENT_ROLES and mine:
         pending = mine[0].status is RoutingStatus.PENDING
         return [a for a in possible if a in HOLDER_ACTIONS

@@ -420,3 +420,24 @@ def test_filer_reads_the_request_and_answers_with_the_code(app, client, login, p
     client.post("/salir")
     assert "Gracias, programamos la visita." in client.get(
         f"/seguimiento?folio={folio}&code={code}").get_data(as_text=True)
+
+
+def test_answered_filing_offers_conclude_to_the_department_that_held_it(app, client, login, people):
+    from workflows.routing import ActionRequest, perform_action
+    from workflows.states import Action
+
+    folio, _code = _file(client, people["clerk_token"])
+    _as(client, login, people["clerk"])
+    assert _route(client, folio, "OBRAS").status_code == 302
+    _as(client, login, people["obras"])
+    assert _act(client, folio, action="accept").status_code == 302
+    with app.app_context():
+        filing = db.session.execute(sa.select(Filing).where(Filing.folio == folio)).scalar_one()
+        perform_action(db.session, filing, db.session.merge(people["obras"]), ActionRequest(Action.ANSWER), tz=TZ)
+    _as(client, login, people["obras2"])
+    page = client.get(f"/expedientes/{folio}").get_data(as_text=True)
+    assert 'data-action="conclude"' in page
+    assert _act(client, folio, action="conclude", note="Archivado").status_code == 302
+    with app.app_context():
+        assert db.session.execute(sa.select(Filing.status).where(Filing.folio == folio)).scalar_one().value \
+            == "concluded"
