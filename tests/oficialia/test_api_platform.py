@@ -156,9 +156,9 @@ def test_cli_tokens_with_scopes_and_channel(app, runner, demo):
     assert client.get("/api/v1/filings", headers=_auth(default)).status_code == 200
 
 
-def test_every_channel_is_recorded_on_its_filings(app, client, demo, make_user, issue):
+def test_every_channel_is_recorded_on_its_filings(app, client, demo, make_user, issue, login):
     """GIVEN one token per API channel WHEN each files THEN each filing records its token's channel,
-    and the counts per channel show in the API listing and the database."""
+    and the counts per channel show in the API listing, the database and the statistics."""
     clerk = make_user(Role.CLERK, department="OP")
     for channel in tokens.TOKEN_CHANNELS:
         token = issue(clerk, channel=channel.value)
@@ -177,6 +177,13 @@ def test_every_channel_is_recorded_on_its_filings(app, client, demo, make_user, 
     with app.app_context():
         rows = dict(db.session.execute(sa.select(Filing.channel, sa.func.count()).group_by(Filing.channel)).all())
         assert rows == {c: 1 for c in Channel}
+    # and in the statistics, through the API and the dashboard's export
+    auditor = make_user(Role.AUDITOR, department="CONTRA")
+    stats = client.get("/api/v1/stats?by=channel", headers=_auth(issue(auditor))).json["rows"]
+    assert {r["key"]: r["filings"] for r in stats} == {c.value: 1 for c in Channel}
+    login(auditor)
+    exported = client.get("/estadisticas/por-canal.json").json["rows"]
+    assert {r["key"]: r["filings"] for r in exported if r["filings"]} == {c.value: 1 for c in Channel}
 
 
 def test_a_channel_token_refuses_another_channel(client, demo, make_user, issue):
