@@ -56,6 +56,8 @@ class Defaults:
     DEADLINE_WARNING_DAYS = 2
     #: department that receives escalations of overdue filings (internal audit)
     AUDIT_DEPARTMENT = "CONTRA"
+    #: term, in working days, in which internal audit resolves a protesta ciudadana
+    PROTEST_RESPONSE_DAYS = 5
     #: outgoing e-mail (SMTP); an empty MAIL_SERVER writes e-mails to the console (they stay in
     #: the outbox table all the same). MAIL_USE_TLS: STARTTLS; port 465 uses implicit TLS.
     MAIL_SERVER = ""

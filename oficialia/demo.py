@@ -76,6 +76,7 @@ USERS = [
     ("titular.obras@demo.gob.mx", "Ing. Roberto Salas, titular de Obras Públicas", Role.SIGNER, "OBRAS",
      "AAA010101AAA"),
     ("contraloria@demo.gob.mx", "Mtra. Elena Ortiz (Contraloría)", Role.AUDITOR, "CONTRA", None),
+    ("control.interno@demo.gob.mx", "Lic. Andrés Vega (Contraloría, protestas)", Role.STAFF, "CONTRA", None),
     ("ciudadana@demo.mx", "María Guadalupe Hernández", Role.CITIZEN, None, None),
 ]
 

@@ -46,6 +46,8 @@ EVENT_LABELS = {
     "rejected": "No admitido",
     "message": "Mensaje",
     "field_update": "Actualización de la cuadrilla",
+    "protest_filed": "Protesta ciudadana presentada",
+    "protest_resolved": "Protesta ciudadana resuelta",
     # field updates by stage ("field_update.<stage>", the stage is in the entry's data)
     "field_update.salida": "La cuadrilla salió",
     "field_update.llegada": "La cuadrilla llegó",
