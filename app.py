@@ -108,6 +108,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(protest_views.bp)
     app.register_blueprint(protest_views.api_bp)
     csrf.exempt(protest_views.api_bp)  # tracking codes and bearer tokens, never cookies
+    from oficialia import payment_views
+
+    payment_views.register(app)
+    csrf.exempt(payment_views.api_bp)  # signed by the gateway, never cookies
     _register_error_handlers(app)
     _security_headers(app)
     return app

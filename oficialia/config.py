@@ -58,6 +58,8 @@ class Defaults:
     AUDIT_DEPARTMENT = "CONTRA"
     #: term, in working days, in which internal audit resolves a protesta ciudadana
     PROTEST_RESPONSE_DAYS = 5
+    #: shared secret of the payment gateway's notices (HMAC-SHA256 of the body); empty: no gateway
+    PAYMENT_WEBHOOK_SECRET = ""
     #: outgoing e-mail (SMTP); an empty MAIL_SERVER writes e-mails to the console (they stay in
     #: the outbox table all the same). MAIL_USE_TLS: STARTTLS; port 465 uses implicit TLS.
     MAIL_SERVER = ""
