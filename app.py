@@ -112,6 +112,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     payment_views.register(app)
     csrf.exempt(payment_views.api_bp)  # signed by the gateway, never cookies
+    from oficialia import turn_views
+
+    turn_views.register(app)
     _register_error_handlers(app)
     _security_headers(app)
     return app

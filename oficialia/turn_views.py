@@ -1,0 +1,232 @@
+"""Turns and appointments on the web: booking, the QR ticket, the staff's «call next», the public
+turn screen (polled by static/turns-screen.js), and ``flask --app app turns …``."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+import qrcode
+import qrcode.constants
+from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask.cli import AppGroup
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from PIL import Image as PILImage
+from sqlalchemy import func, select
+
+from workflows.routing import working_calendar
+
+from .db import db, utcnow
+from .errors import OficialiaError
+from .extensions import limiter
+from .models import Role, User
+from .turns import (
+    Turn,
+    TurnSettings,
+    TurnStatus,
+    book,
+    booking_days,
+    call_next,
+    close_turn,
+    desk_for,
+    expire_no_shows,
+    find_ticket,
+    free_places,
+    open_desk,
+    open_desks,
+    screen,
+    take_ticket,
+    turn_stats,
+)
+
+bp = Blueprint("turns", __name__)
+STAFF_ROLES = (Role.STAFF, Role.SIGNER, Role.CLERK, Role.ADMIN)
+
+
+def _settings() -> TurnSettings:
+    return TurnSettings.from_config(current_app.config)
+
+
+@bp.route("/turnos/cita", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_TRACK"], methods=["POST"])
+def booking() -> ResponseReturnValue:
+    """Book an appointment: choose department and day, then a slot, name and e-mail."""
+    settings = _settings()
+    calendar = working_calendar(db.session)
+    now = utcnow()
+    desks = open_desks(db.session)
+    days = booking_days(calendar, settings, now)
+    if request.method == "POST":
+        try:
+            issued = book(db.session, department=request.form.get("department", ""), day=request.form.get("day", ""),
+                          slot=request.form.get("slot", ""), name=request.form.get("name"),
+                          email=request.form.get("email"), calendar=calendar, settings=settings)
+        except OficialiaError as e:
+            flash(e.message, "danger")
+            return redirect(url_for("turns.booking", area=request.form.get("department"),
+                                    dia=request.form.get("day")))
+        return redirect(url_for("turns.ticket", turn_id=issued.turn.id, secret=issued.secret))
+    area = (request.args.get("area") or "").strip().upper()
+    chosen_day = None
+    places: dict[str, int] = {}
+    if area and request.args.get("dia"):
+        try:
+            chosen_day = date.fromisoformat(request.args["dia"])
+            desk = desk_for(db.session, area)
+        except (ValueError, OficialiaError):
+            flash("Elija un área y un día de la lista.", "danger")
+            chosen_day = None
+        else:
+            places = free_places(db.session, desk, chosen_day, settings, now) if chosen_day in days else {}
+    return render_template("turns/booking.html", desks=desks, days=days, area=area, chosen_day=chosen_day,
+                           places=places)
+
+
+def _qr_data_uri(url: str) -> str:
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    qr.add_data(url)
+    qr.make(fit=True)
+    matrix = qr.get_matrix()
+    size = len(matrix)
+    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
+    image = PILImage.frombytes("L", (size, size), pixels).resize((size * 6, size * 6), PILImage.Resampling.NEAREST)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+@bp.get("/turnos/boleto/<int:turn_id>/<secret>")
+def ticket(turn_id: int, secret: str) -> ResponseReturnValue:
+    """The ticket, with the QR code that opens this same page."""
+    turn = find_ticket(db.session, turn_id, secret)
+    base = str(current_app.config["PUBLIC_URL"]).rstrip("/")
+    url = base + url_for("turns.ticket", turn_id=turn_id, secret=secret)
+    ahead = 0
+    if turn.status is TurnStatus.WAITING:
+        ahead = db.session.execute(select(func.count(Turn.id)).where(
+            Turn.department_id == turn.department_id, Turn.day == turn.day, Turn.status == TurnStatus.WAITING,
+            Turn.number < turn.number)).scalar_one()
+    return render_template("turns/ticket.html", turn=turn, qr=_qr_data_uri(url), ahead=ahead)
+
+
+def _staff() -> User:
+    if not current_user.is_authenticated:
+        abort(401)
+    if current_user.role not in STAFF_ROLES:
+        abort(403)
+    user: User = current_user._get_current_object()
+    return user
+
+
+@bp.get("/turnos/atender")
+def attend() -> ResponseReturnValue:
+    """The window's page: the turn being attended, who waits, «Llamar siguiente»."""
+    user = _staff()
+    settings = _settings()
+    today = utcnow().astimezone(ZoneInfo(settings.tz)).date()
+    current = db.session.execute(select(Turn).where(Turn.called_by_id == user.id,
+                                                    Turn.status == TurnStatus.CALLED)).scalars().first()
+    waiting = db.session.execute(select(Turn).where(
+        Turn.department_id == user.department_id, Turn.day == today, Turn.status == TurnStatus.WAITING)
+        .order_by(Turn.kind, Turn.slot_at, Turn.number)).scalars().all() if user.department_id else []
+    return render_template("turns/attend.html", current=current, waiting=waiting, desks=open_desks(db.session),
+                           window=request.args.get("ventanilla", ""))
+
+
+@bp.post("/turnos/llamar")
+def call() -> ResponseReturnValue:
+    user = _staff()
+    window = request.form.get("window", "")
+    try:
+        turn = call_next(db.session, user, window=window, settings=_settings())
+    except OficialiaError as e:
+        flash(e.message, "danger")
+    else:
+        if turn is None:
+            flash("No hay turnos en espera.", "info")
+        else:
+            flash(f"Llamando a {turn.code} ({turn.name}) en {turn.window}.", "success")
+    return redirect(url_for("turns.attend", ventanilla=window))
+
+
+@bp.post("/turnos/<int:turn_id>/cerrar")
+def close(turn_id: int) -> ResponseReturnValue:
+    user = _staff()
+    try:
+        close_turn(db.session, user, turn_id, attended=request.form.get("outcome") == "attended")
+    except OficialiaError as e:
+        flash(e.message, "danger")
+    return redirect(url_for("turns.attend", ventanilla=request.form.get("window", "")))
+
+
+@bp.post("/turnos/ventanilla")
+def walk_in() -> ResponseReturnValue:
+    """A walk-in ticket, issued at the window."""
+    _staff()
+    try:
+        issued = take_ticket(db.session, department=request.form.get("department", ""),
+                             name=request.form.get("name"), settings=_settings())
+    except OficialiaError as e:
+        flash(e.message, "danger")
+        return redirect(url_for("turns.attend"))
+    return redirect(url_for("turns.ticket", turn_id=issued.turn.id, secret=issued.secret))
+
+
+def _screen_rows(area: str | None) -> list[dict[str, Any]]:
+    return [{"code": t.code, "window": t.window or "", "department": t.department.name,
+             "current": t.status is TurnStatus.CALLED}
+            for t in screen(db.session, _settings(), area)]
+
+
+@bp.get("/turnos/pantalla")
+def screen_page() -> ResponseReturnValue:
+    """The turn screen for the waiting room's TV; static/turns-screen.js refreshes it."""
+    area = request.args.get("area") or None
+    return render_template("turns/screen.html", rows=_screen_rows(area), area=area or "")
+
+
+@bp.get("/turnos/pantalla.json")
+def screen_json() -> ResponseReturnValue:
+    response = jsonify({"calls": _screen_rows(request.args.get("area") or None)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_context_processor
+def _turn_globals() -> dict[str, Any]:
+    return {"turn_figures": lambda filters: turn_stats(db.session, filters.start, filters.end)}
+
+
+turns_cli = AppGroup("turns", help="Citas y turnos de ventanilla.")
+
+
+@turns_cli.command("open")
+@click.argument("department")
+@click.option("--capacity", type=int, default=1, show_default=True, help="Citas por horario.")
+def open_command(department: str, capacity: int) -> None:
+    """Give a department appointments and walk-in turns."""
+    try:
+        desk = open_desk(db.session, department, capacity)
+        db.session.commit()
+    except OficialiaError as e:
+        db.session.rollback()
+        raise click.ClickException(e.message) from e
+    click.echo(f"{desk.department.name}: {desk.capacity} cita(s) por horario.")
+
+
+@turns_cli.command("sweep")
+def sweep_command() -> None:
+    """Mark the no-shows."""
+    count = expire_no_shows(db.session, _settings())
+    db.session.commit()
+    click.echo(f"Turnos vencidos: {count}")
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.cli.add_command(turns_cli)
