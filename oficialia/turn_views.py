@@ -34,12 +34,14 @@ from .turns import (
     call_next,
     close_turn,
     desk_for,
+    email_booking,
     expire_no_shows,
     find_ticket,
     free_places,
     open_desk,
     open_desks,
     screen,
+    send_reminders,
     take_ticket,
     turn_stats,
 )
@@ -70,6 +72,11 @@ def booking() -> ResponseReturnValue:
             flash(e.message, "danger")
             return redirect(url_for("turns.booking", area=request.form.get("department"),
                                     dia=request.form.get("day")))
+        ticket_url = str(current_app.config["PUBLIC_URL"]).rstrip("/") + url_for(
+            "turns.ticket", turn_id=issued.turn.id, secret=issued.secret)
+        email_booking(db.session, issued.turn, ticket_url=ticket_url, settings=settings,
+                      institution=str(current_app.config["INSTITUTION"]),
+                      office=str(current_app.config["OFFICE_NAME"]))
         return redirect(url_for("turns.ticket", turn_id=issued.turn.id, secret=issued.secret))
     area = (request.args.get("area") or "").strip().upper()
     chosen_day = None
@@ -221,10 +228,12 @@ def open_command(department: str, capacity: int) -> None:
 
 @turns_cli.command("sweep")
 def sweep_command() -> None:
-    """Mark the no-shows."""
+    """Mark the no-shows and write the reminders of the next 24 hours."""
     count = expire_no_shows(db.session, _settings())
     db.session.commit()
-    click.echo(f"Turnos vencidos: {count}")
+    reminded = send_reminders(db.session, _settings(), institution=str(current_app.config["INSTITUTION"]),
+                              office=str(current_app.config["OFFICE_NAME"]))
+    click.echo(f"Turnos vencidos: {count}. Recordatorios: {reminded}.")
 
 
 def register(app: Flask) -> None:

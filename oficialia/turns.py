@@ -107,6 +107,8 @@ class Turn(db.Model):  # type: ignore[name-defined,misc]
     called_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     window: Mapped[str | None] = mapped_column(String(40))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: when the reminder e-mail was written (once)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     department: Mapped[Department] = relationship()
 
@@ -415,3 +417,44 @@ def open_desk(session: DbSession, code: str, capacity: int) -> TurnDesk:
     desk.capacity, desk.active = capacity, True
     session.flush()
     return desk
+
+
+# --- e-mail -------------------------------------------------------------------------------------
+
+
+def _mail_context(turn: Turn, settings: TurnSettings, institution: str, office: str) -> dict[str, object]:
+    when = turn.slot_at.astimezone(ZoneInfo(settings.tz)).strftime("%d/%m/%Y a las %H:%M") if turn.slot_at else ""
+    return {"code": turn.code, "name": turn.name, "department": turn.department.name, "when": when,
+            "grace": settings.no_show_minutes, "institution": institution, "office": office}
+
+
+def email_booking(session: DbSession, turn: Turn, *, ticket_url: str, settings: TurnSettings, institution: str,
+                  office: str) -> list[int]:
+    """The booking's confirmation with the ticket's link, after the booking committed; never raises."""
+    from workflows.notifications import notify, notify_after_commit
+
+    return notify_after_commit(session, f"cita {turn.code}", lambda: [n for n in [notify(
+        session, kind="appointment_booked", to_email=turn.email,
+        context=_mail_context(turn, settings, institution, office) | {"ticket_url": ticket_url})] if n])
+
+
+def send_reminders(session: DbSession, settings: TurnSettings, *, institution: str, office: str,
+                   now: datetime | None = None) -> int:
+    """Write a reminder for every appointment of the next 24 hours not reminded yet; commit."""
+    from workflows.notifications import notify, queue_delivery
+
+    now = now or utcnow()
+    due = list(session.execute(select(Turn).where(
+        Turn.kind == TurnKind.APPOINTMENT, Turn.status == TurnStatus.WAITING, Turn.reminded_at.is_(None),
+        Turn.email.is_not(None), Turn.slot_at > now, Turn.slot_at <= now + timedelta(hours=24))).scalars())
+    ids = []
+    for turn in due:
+        note = notify(session, kind="appointment_reminder", to_email=turn.email,
+                      context=_mail_context(turn, settings, institution, office))
+        turn.reminded_at = now
+        if note is not None:
+            ids.append(note.id)
+    session.commit()
+    queue_delivery(session, ids)
+    return len(due)
+

@@ -110,6 +110,7 @@ def upgrade():
     sa.Column('called_by_id', sa.Integer(), nullable=True),
     sa.Column('window', sa.String(length=40), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['called_by_id'], ['users.id'], name=op.f('fk_turns_called_by_id_users')),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_turns_department_id_departments')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_turns')),

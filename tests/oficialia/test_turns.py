@@ -88,6 +88,20 @@ def test_booking_on_the_web_gives_a_qr_ticket(app, client, desk):
     assert response.status_code == 302 and "/turnos/boleto/" in response.location
     ticket = client.get(response.location).get_data(as_text=True)
     assert "C-OBRAS-001" in ticket and "data:image/png;base64," in ticket and "En espera" in ticket
+    # the confirmation e-mail carries the ticket's link; the reminder is written once
+    with app.app_context():
+        from oficialia.turns import send_reminders
+        from workflows.models import Notification
+
+        mail = db.session.execute(select(Notification).where(Notification.kind == "appointment_booked")).scalar_one()
+        assert mail.to_email == "ana@example.mx" and "C-OBRAS-001" in mail.subject
+        assert response.location.split("/turnos/")[1] in mail.body
+        kwargs = {"institution": "Ayuntamiento", "office": "Oficialía"}
+        assert send_reminders(db.session, desk["settings"], **kwargs) == 1
+        assert send_reminders(db.session, desk["settings"], **kwargs) == 0
+        reminder = db.session.execute(select(Notification).where(Notification.kind == "appointment_reminder")
+                                      ).scalar_one()
+        assert "Recordatorio de su cita: C-OBRAS-001" in reminder.subject
     # a wrong secret is a 404; a day that is not offered, a slot not in the list: clear messages
     assert client.get(response.location.rsplit("/", 1)[0] + "/otro").status_code == 404
     bad = client.post("/turnos/cita", data={"department": "OBRAS", "day": "2020-01-01", "slot": "09:00",
@@ -133,7 +147,7 @@ def test_the_cli_opens_a_desk(runner, demo):
     result = runner.invoke(args=["turns", "open", "DU", "--capacity", "2"])
     assert result.exit_code == 0 and "Desarrollo Urbano: 2 cita(s)" in result.output
     assert runner.invoke(args=["turns", "open", "NOPE"]).exit_code != 0
-    assert "Turnos vencidos: 0" in runner.invoke(args=["turns", "sweep"]).output
+    assert "Turnos vencidos: 0. Recordatorios: 0." in runner.invoke(args=["turns", "sweep"]).output
 
 
 def test_booking_days_follow_the_working_day_calendar() -> None:
