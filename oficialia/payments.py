@@ -238,6 +238,24 @@ def _credit(session: DbSession, *, source: PaymentSource, transaction_id: str, r
     return payment
 
 
+def _tell_filers(session: DbSession, folios: list[str]) -> None:
+    """E-mail the filers whose fee was just credited (after the commit; never raises)."""
+    from workflows.notifications import notify_after_commit, notify_filer
+
+    def build() -> list[Any]:
+        out = []
+        for folio in folios:
+            order = session.execute(select(PaymentOrder).join(Filing).where(Filing.folio == folio)).scalar_one()
+            note = notify_filer(session, order.filing, "payment_received", amount=f"{order.amount:,.2f}",
+                                reference=order.reference_display)
+            if note is not None:
+                out.append(note)
+        return out
+
+    if folios:
+        notify_after_commit(session, "pagos acreditados", build)
+
+
 def _known_transaction(session: DbSession, source: PaymentSource, transaction_id: str) -> bool:
     return session.execute(select(Payment.id).where(Payment.source == source,
                                                     Payment.transaction_id == transaction_id)).first() is not None
@@ -389,6 +407,7 @@ def import_bank_file(session: DbSession, data: bytes, *, actor: User | None, tz:
             else:
                 report.unmatched.append((line, reference, MATCH_LABELS[payment.match].lower()))
         session.commit()
+        _tell_filers(session, [folio for _, _, folio in report.matched])
     except IntegrityError:
         session.rollback()
         raise Conflict("Otra importación registró los mismos pagos al mismo tiempo. Importe el archivo de nuevo: "
@@ -433,6 +452,8 @@ def record_gateway_payment(session: DbSession, *, transaction_id: str, reference
         payment = _credit(session, source=PaymentSource.GATEWAY, transaction_id=txn, reference=ref, amount=value,
                           paid_at=when, batch=hashlib.sha256(body).hexdigest(), actor=None)
         session.commit()
+        if payment.order is not None:
+            _tell_filers(session, [payment.order.filing.folio])
     except IntegrityError:  # the same notice delivered twice at once
         session.rollback()
         return None, False

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.logbook import append_entry
 from workflows.models import Routing, RoutingKind, RoutingStatus
-from workflows.notifications import after_intake
+from workflows.notifications import after_intake, notify_after_commit, notify_filer
 from workflows.routing import ActionRequest, perform_action, working_calendar
 from workflows.states import Action, FilingState
 
@@ -265,6 +265,10 @@ def resolve_protest(session: DbSession, protest: Protest, actor: User, *, outcom
     except BaseException:
         session.rollback()
         raise
+    # the filer hears of the outcome on the protested filing (never undoes the resolution)
+    notify_after_commit(session, f"protesta {protest.filing.folio}", lambda: [n for n in [notify_filer(
+        session, original, "protest_resolved", protest_folio=protest.filing.folio, outcome=protest.outcome_label,
+        resolution=text)] if n])
     return protest
 
 

@@ -135,6 +135,10 @@ def test_the_filing_waits_for_its_payment_then_proceeds(app, client, runner, cle
         clerk = db.session.execute(select(User).where(User.email == "oficialia@demo.gob.mx")).scalar_one()
         perform_action(db.session, filing, clerk, ActionRequest(action=Action.ROUTE, targets=(Target("DU"),)), tz=TZ)
         assert filing.status is FilingState.ROUTED
+        from workflows.models import Notification
+
+        told = db.session.execute(select(Notification).where(Notification.kind == "payment_received")).scalar_one()
+        assert told.to_email == "ana@example.mx" and "180.00" in told.body
     page = client.get("/seguimiento", query_string={"folio": filed["folio"], "code": filed["tracking_code"]})
     assert "Pago de derechos acreditado" in page.get_data(as_text=True)
 

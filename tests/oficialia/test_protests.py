@@ -157,6 +157,10 @@ def test_internal_audit_resolves_and_the_filer_and_the_statistics_see_it(app, cl
             LogbookEntry.filing_id == protest.original_id)).scalars().all()
         assert "protest_resolved" in events
         assert verify_chain(db.session).ok
+        from workflows.models import Notification
+
+        told = db.session.execute(select(Notification).where(Notification.kind == "protest_resolved")).scalar_one()
+        assert told.to_email == "ana@example.mx" and "Fundada" in told.body and refused["folio"] in told.subject
     # twice is refused
     client.post(f"/protestas/{folio}", data={"outcome": "infundada", "resolution": "Otra."})
     with app.app_context():
