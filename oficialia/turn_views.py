@@ -229,11 +229,17 @@ def open_command(department: str, capacity: int) -> None:
 @turns_cli.command("sweep")
 def sweep_command() -> None:
     """Mark the no-shows and write the reminders of the next 24 hours."""
+    count, reminded = sweep_turns()
+    click.echo(f"Turnos vencidos: {count}. Recordatorios: {reminded}.")
+
+
+def sweep_turns() -> tuple[int, int]:
+    """No-shows and reminders (the CLI and the worker's periodic maintenance); in the app context."""
     count = expire_no_shows(db.session, _settings())
     db.session.commit()
     reminded = send_reminders(db.session, _settings(), institution=str(current_app.config["INSTITUTION"]),
                               office=str(current_app.config["OFFICE_NAME"]))
-    click.echo(f"Turnos vencidos: {count}. Recordatorios: {reminded}.")
+    return count, reminded
 
 
 def register(app: Flask) -> None:
