@@ -24,7 +24,7 @@ from workflows.routing import working_calendar
 from .db import db, utcnow
 from .errors import OficialiaError
 from .extensions import limiter
-from .models import Role, User
+from .models import Department, Role, User
 from .turns import (
     Turn,
     TurnSettings,
@@ -141,8 +141,31 @@ def attend() -> ResponseReturnValue:
     waiting = db.session.execute(select(Turn).where(
         Turn.department_id == user.department_id, Turn.day == today, Turn.status == TurnStatus.WAITING)
         .order_by(Turn.kind, Turn.slot_at, Turn.number)).scalars().all() if user.department_id else []
+    departments = (db.session.execute(select(Department).where(Department.active.is_(True))
+                                      .order_by(Department.name)).scalars().all() if user.role is Role.ADMIN else [])
     return render_template("turns/attend.html", current=current, waiting=waiting, desks=open_desks(db.session),
-                           window=request.args.get("ventanilla", ""))
+                           window=request.args.get("ventanilla", ""), departments=departments)
+
+
+@bp.post("/turnos/areas")
+def desks() -> ResponseReturnValue:
+    """An admin opens a department for appointments, or changes its capacity per slot."""
+    user = _staff()
+    if user.role is not Role.ADMIN:
+        abort(403)
+    try:
+        capacity = int(request.form.get("capacity") or "0")
+    except ValueError:
+        capacity = 0
+    try:
+        desk = open_desk(db.session, request.form.get("department", ""), capacity)
+        db.session.commit()
+    except OficialiaError as e:
+        db.session.rollback()
+        flash(e.message, "danger")
+    else:
+        flash(f"{desk.department.name} da citas: {desk.capacity} por horario.", "success")
+    return redirect(url_for("turns.attend"))
 
 
 @bp.post("/turnos/llamar")

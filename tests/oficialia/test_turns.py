@@ -164,3 +164,15 @@ def test_booking_days_follow_the_working_day_calendar() -> None:
                                                                   date(2026, 11, 18)]
     closed = WorkingCalendar({date(2026, 11, 17): "Día del municipio"})
     assert booking_days(closed, settings, friday)[1] == date(2026, 11, 18)
+
+
+def test_an_admin_opens_a_department_for_appointments(app, client, demo, make_user, login):
+    login(make_user(Role.ADMIN))
+    assert 'id="turn-desks"' in client.get("/turnos/atender").get_data(as_text=True)
+    page = client.post("/turnos/areas", data={"department": "CAT", "capacity": "4"}, follow_redirects=True)
+    assert "Catastro da citas: 4 por horario" in page.get_data(as_text=True)
+    bad = client.post("/turnos/areas", data={"department": "CAT", "capacity": "0"}, follow_redirects=True)
+    assert "entre 1 y 100" in bad.get_data(as_text=True)
+    login(make_user(Role.STAFF, department="OBRAS"))
+    assert client.post("/turnos/areas", data={"department": "CAT", "capacity": "4"}).status_code == 403
+
