@@ -115,6 +115,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from oficialia import turn_views
 
     turn_views.register(app)
+    csrf.exempt(turn_views.api_bp)  # public JSON, no cookies involved
     _register_error_handlers(app)
     _security_headers(app)
     return app

@@ -17,14 +17,16 @@ from flask.cli import AppGroup
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from PIL import Image as PILImage
+from pydantic import Field
 from sqlalchemy import func, select
 
 from workflows.routing import working_calendar
 
 from .db import db, utcnow
-from .errors import OficialiaError
+from .errors import InvalidInput, OficialiaError
 from .extensions import limiter
 from .models import Department, Role, User
+from .openapi import Input, Output, endpoint, validated
 from .turns import (
     Turn,
     TurnSettings,
@@ -47,6 +49,7 @@ from .turns import (
 )
 
 bp = Blueprint("turns", __name__)
+api_bp = Blueprint("turns_api", __name__, url_prefix="/api/v1")
 STAFF_ROLES = (Role.STAFF, Role.SIGNER, Role.CLERK, Role.ADMIN)
 
 
@@ -232,6 +235,81 @@ def _turn_globals() -> dict[str, Any]:
     return {"turn_figures": lambda filters: turn_stats(db.session, filters.start, filters.end)}
 
 
+# --- API (no token: like the booking page) --------------------------------------------------------
+
+
+class SlotsQuery(Input):
+    department: str = Field(min_length=1, max_length=20, description="Clave del área.")
+    day: str | None = Field(None, max_length=10, description="Día (AAAA-MM-DD); sin él, los días con citas.")
+
+
+class SlotsOut(Output):
+    """Días con citas del área, o los horarios de un día con sus lugares libres."""
+
+    department: str
+    days: list[str]
+    slots: dict[str, int] = {}
+
+
+class AppointmentIn(Input):
+    department: str = Field(min_length=1, max_length=20)
+    day: str = Field(min_length=10, max_length=10, description="AAAA-MM-DD")
+    slot: str = Field(min_length=4, max_length=5, description="HH:MM, uno de los horarios libres")
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=254)
+
+
+class AppointmentOut(Output):
+    """La cita agendada; `ticket_url` (con el código QR) se muestra una vez."""
+
+    code: str
+    department: str
+    slot_at: str
+    status: str
+    ticket_url: str
+
+
+@api_bp.get("/turns/slots")
+@endpoint("Horarios de citas (sin token)", auth=False, query=SlotsQuery, responses={200: SlotsOut}, tags=("citas",),
+          description="Los días hábiles con citas del área y, con `day`, los horarios que quedan y sus lugares libres.")
+def api_slots() -> ResponseReturnValue:
+    query: SlotsQuery = validated()
+    settings = _settings()
+    now = utcnow()
+    desk = desk_for(db.session, query.department)
+    days = booking_days(working_calendar(db.session), settings, now)
+    slots: dict[str, int] = {}
+    if query.day:
+        try:
+            wanted = date.fromisoformat(query.day)
+        except ValueError:
+            raise InvalidInput("«day» debe ser una fecha AAAA-MM-DD.", field="day") from None
+        if wanted in days:
+            slots = {s: n for s, n in free_places(db.session, desk, wanted, settings, now).items() if n > 0}
+    return jsonify({"department": desk.department.code, "days": [d.isoformat() for d in days], "slots": slots})
+
+
+@api_bp.post("/turns/appointments")
+@endpoint("Agendar una cita (sin token)", auth=False, json=AppointmentIn, responses={201: AppointmentOut},
+          tags=("citas",), rate_limit=True,
+          description="409 si el horario se llenó mientras tanto (de varias personas que compiten por el último "
+                      "lugar, solo una lo obtiene).")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TRACK"])
+def api_book() -> ResponseReturnValue:
+    body: AppointmentIn = validated()
+    settings = _settings()
+    issued = book(db.session, department=body.department, day=body.day, slot=body.slot, name=body.name,
+                  email=body.email, calendar=working_calendar(db.session), settings=settings)
+    ticket_url = str(current_app.config["PUBLIC_URL"]).rstrip("/") + url_for(
+        "turns.ticket", turn_id=issued.turn.id, secret=issued.secret)
+    email_booking(db.session, issued.turn, ticket_url=ticket_url, settings=settings,
+                  institution=str(current_app.config["INSTITUTION"]), office=str(current_app.config["OFFICE_NAME"]))
+    turn = issued.turn
+    return jsonify({"code": turn.code, "department": turn.department.code,
+                    "slot_at": turn.slot_at.isoformat() if turn.slot_at else "", "status": turn.status.value,
+                    "ticket_url": ticket_url}), 201
+
+
 turns_cli = AppGroup("turns", help="Citas y turnos de ventanilla.")
 
 
@@ -267,4 +345,5 @@ def sweep_turns() -> tuple[int, int]:
 
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
     app.cli.add_command(turns_cli)

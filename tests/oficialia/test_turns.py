@@ -176,3 +176,24 @@ def test_an_admin_opens_a_department_for_appointments(app, client, demo, make_us
     login(make_user(Role.STAFF, department="OBRAS"))
     assert client.post("/turnos/areas", data={"department": "CAT", "capacity": "4"}).status_code == 403
 
+
+
+def test_the_api_offers_slots_and_books_until_full(app, client, desk):
+    day = desk["today"].isoformat()
+    listed = client.get("/api/v1/turns/slots", query_string={"department": "OBRAS", "day": day}).json
+    assert listed["department"] == "OBRAS" and day in listed["days"] and listed["slots"][desk["slot"]] == 3
+    body = {"department": "OBRAS", "day": day, "slot": desk["slot"], "name": "Ana", "email": "ana@example.mx"}
+    codes = []
+    for _ in range(3):
+        made = client.post("/api/v1/turns/appointments", json=body)
+        assert made.status_code == 201, made.json
+        codes.append(made.json["code"])
+    assert codes == ["C-OBRAS-001", "C-OBRAS-002", "C-OBRAS-003"]
+    full = client.post("/api/v1/turns/appointments", json=body)
+    assert full.status_code == 409 and "se llenó" in full.json["error"]["message"]
+    assert desk["slot"] not in client.get("/api/v1/turns/slots",
+                                          query_string={"department": "OBRAS", "day": day}).json["slots"]
+    assert client.get("/api/v1/turns/slots", query_string={"department": "SP"}).status_code == 422
+    assert client.post("/api/v1/turns/appointments", json={"department": "OBRAS"}).status_code == 422
+    ticket = client.get(made.json["ticket_url"].replace("http://oficialia.test", ""))
+    assert ticket.status_code == 200 and "C-OBRAS-003" in ticket.get_data(as_text=True)
