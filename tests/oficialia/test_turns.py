@@ -197,3 +197,47 @@ def test_the_api_offers_slots_and_books_until_full(app, client, desk):
     assert client.post("/api/v1/turns/appointments", json={"department": "OBRAS"}).status_code == 422
     ticket = client.get(made.json["ticket_url"].replace("http://oficialia.test", ""))
     assert ticket.status_code == 200 and "C-OBRAS-003" in ticket.get_data(as_text=True)
+
+
+@pytest.mark.postgres
+def test_concurrent_http_requests_for_the_last_places(app, desk):
+    """GIVEN the app served over HTTP WHEN 6 clients post the same slot (3 places) at once THEN
+    exactly 3 get 201 and 3 get 409."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/api/v1/turns/appointments"
+    body = json.dumps({"department": "OBRAS", "day": desk["today"].isoformat(), "slot": desk["slot"],
+                       "name": "Persona"}).encode()
+    barrier = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def post() -> None:
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own local server
+                statuses.append(response.status)
+        except urllib.error.HTTPError as e:
+            statuses.append(e.code)
+            e.close()
+
+    try:
+        clients = [threading.Thread(target=post) for _ in range(6)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert sorted(statuses) == [201, 201, 201, 409, 409, 409]
+    with app.app_context():
+        assert len(db.session.execute(select(Turn)).all()) == 3
