@@ -103,6 +103,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(verification_views.api_bp)
     csrf.exempt(verification_views.api_bp)  # public and rate-limited; no cookies involved
     register_verification_cli(app)
+    from oficialia import protest_views
+
+    app.register_blueprint(protest_views.bp)
+    app.register_blueprint(protest_views.api_bp)
+    csrf.exempt(protest_views.api_bp)  # tracking codes and bearer tokens, never cookies
+    from oficialia import payment_views
+
+    payment_views.register(app)
+    csrf.exempt(payment_views.api_bp)  # signed by the gateway, never cookies
+    from oficialia import turn_views
+
+    turn_views.register(app)
+    csrf.exempt(turn_views.api_bp)  # public JSON, no cookies involved
     _register_error_handlers(app)
     _security_headers(app)
     return app

@@ -56,6 +56,18 @@ class Defaults:
     DEADLINE_WARNING_DAYS = 2
     #: department that receives escalations of overdue filings (internal audit)
     AUDIT_DEPARTMENT = "CONTRA"
+    #: term, in working days, in which internal audit resolves a protesta ciudadana
+    PROTEST_RESPONSE_DAYS = 5
+    #: shared secret of the payment gateway's notices (HMAC-SHA256 of the body); empty: no gateway
+    PAYMENT_WEBHOOK_SECRET = ""
+    #: appointments: opening and closing time (local), slot length, working days ahead, grace for no-shows
+    TURN_OPENS = "09:00"
+    TURN_CLOSES = "14:00"
+    TURN_SLOT_MINUTES = 30
+    TURN_BOOKING_DAYS = 10
+    TURN_NO_SHOW_MINUTES = 15
+    #: weekdays with attention (0 = Monday … 6 = Sunday), comma-separated; the calendar's rest days close them
+    TURN_WEEKDAYS = "0,1,2,3,4"
     #: outgoing e-mail (SMTP); an empty MAIL_SERVER writes e-mails to the console (they stay in
     #: the outbox table all the same). MAIL_USE_TLS: STARTTLS; port 465 uses implicit TLS.
     MAIL_SERVER = ""

@@ -111,8 +111,17 @@ def build_receipt(filing: Filing, config: dict[str, Any], tracking_code: str | N
         documents=tuple(ReceiptDocument(filename=d.filename, pages=d.pages, size=d.size, sha256=d.sha256)
                         for d in filing.documents),
         physical_annexes=filing.physical_annexes, tracking_code=tracking_code,
-        tracking_url=tracking_url(config, filing.folio, tracking_code))
+        tracking_url=tracking_url(config, filing.folio, tracking_code), payment=_payment_line(filing))
     pdf = render_receipt(data)
     if signing.seal_configured():
         pdf = signing.seal_pdf(pdf, folio=filing.folio).data
     return pdf
+
+
+def _payment_line(filing: Filing) -> str | None:
+    from sqlalchemy.orm import object_session
+
+    from .payments import receipt_line
+
+    session = object_session(filing)
+    return receipt_line(session, filing) if session is not None else None

@@ -76,6 +76,7 @@ USERS = [
     ("titular.obras@demo.gob.mx", "Ing. Roberto Salas, titular de Obras Públicas", Role.SIGNER, "OBRAS",
      "AAA010101AAA"),
     ("contraloria@demo.gob.mx", "Mtra. Elena Ortiz (Contraloría)", Role.AUDITOR, "CONTRA", None),
+    ("control.interno@demo.gob.mx", "Lic. Andrés Vega (Contraloría, protestas)", Role.STAFF, "CONTRA", None),
     ("ciudadana@demo.mx", "María Guadalupe Hernández", Role.CITIZEN, None, None),
 ]
 
@@ -106,6 +107,12 @@ def seed_demo(session: DbSession) -> list[DemoAccount]:
     for dept_code, head_email in heads.items():
         head_dept = session.execute(select(Department).where(Department.code == dept_code)).scalar_one()
         head_dept.head = session.execute(select(User).where(User.email == head_email)).scalar_one()
+    from .turns import TurnDesk, open_desk
+
+    for desk_code in ("OBRAS", "DU"):  # appointments and walk-in turns (Citas, Turnos), unless set already
+        desk_dept = session.execute(select(Department).where(Department.code == desk_code)).scalar_one()
+        if session.get(TurnDesk, desk_dept.id) is None:
+            open_desk(session, desk_code, 2)
     session.flush()
     return accounts
 

@@ -32,6 +32,7 @@ from .folio import format_folio, next_number
 from .forms import FilingForm, clean_filename
 from .inspection import InspectedFile, UploadLimits, inspect_upload
 from .models import Channel, Department, Document, Filing, Procedure, Role, User
+from .payments import issue_payment_order
 from .search import index_filing
 from .stats import record_received
 from .tracking import hash_code, new_code
@@ -199,6 +200,7 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
                   "documents": [{"sha256": d.sha256, "pages": d.pages, "size": d.size} for d in filing.documents]})
         index_filing(session, filing)
         record_received(session, filing, tz=settings.timezone)
+        issue_payment_order(session, filing)  # procedures with a fee: the order and its bank reference
         if before_commit is not None:
             before_commit(filing, code)
         session.commit()

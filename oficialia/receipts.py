@@ -92,6 +92,8 @@ class ReceiptData:
     tracking_code: str | None
     #: the public tracking page the QR code opens
     tracking_url: str
+    #: the fee and its bank reference, for procedures with a fee
+    payment: str | None = None
 
 
 _MONTHS = (
@@ -317,6 +319,8 @@ def _details(data: ReceiptData, width: float) -> Table:
         ("Área destinataria", _markup(data.department) if data.department else "No especificada", _S_VALUE),
         ("Trámite", _markup(data.procedure) if data.procedure else "No especificado", _S_VALUE),
     ]
+    if data.payment:
+        rows.append(("Pago de derechos", _markup(data.payment), _S_VALUE_BOLD))
     label_width = 44 * mm
     return Table(
         # Labels are plain strings (no wrapping needed): ReportLab draws those far faster than paragraphs.

@@ -52,6 +52,10 @@ EVENT_LABELS = {
     "rejected": "No admitido",
     "message": "Mensaje",
     "field_update": "Actualización de la cuadrilla",
+    "protest_filed": "Protesta ciudadana presentada",
+    "payment_order_issued": "Orden de pago emitida: en espera del pago de derechos",
+    "payment_received": "Pago de derechos acreditado",
+    "protest_resolved": "Protesta ciudadana resuelta",
     # field updates by stage ("field_update.<stage>", the stage is in the entry's data)
     "field_update.salida": "La cuadrilla salió",
     "field_update.llegada": "La cuadrilla llegó",

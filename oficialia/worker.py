@@ -68,9 +68,14 @@ def run_maintenance() -> None:
 
         prune(db.session, days=int(cfg["IDEMPOTENCY_DAYS"]))
 
+    def turns() -> None:  # no-shows expire, appointment reminders
+        from .turn_views import sweep_turns
+
+        sweep_turns()
+
     tasks: dict[str, Callable[[], None]] = {
         "ocr": ocr, "deadlines": deadlines, "notifications": notifications, "checkpoint": checkpoint,
-        "webhooks": webhook_retries, "idempotency": idempotency_keys}
+        "webhooks": webhook_retries, "idempotency": idempotency_keys, "turns": turns}
     for name, task in tasks.items():
         try:
             task()

@@ -71,3 +71,17 @@ def scan_png(text: str, *, width: int = 2480, height: int = 3508) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", dpi=(300, 300))
     return buf.getvalue()
+
+
+def pay_fee(session, folio: str) -> None:
+    """Pay the fee of ``folio`` (if its procedure has one) as the bank's payment file would."""
+    from sqlalchemy import select
+
+    from oficialia.models import Filing
+    from oficialia.payments import OrderStatus, PaymentOrder, import_bank_file
+
+    order = session.execute(select(PaymentOrder).join(Filing).where(Filing.folio == folio)).scalar_one_or_none()
+    if order is None or order.status is OrderStatus.PAID:
+        return
+    row = f"referencia,importe,fecha,autorizacion\n{order.reference},{order.amount},2026-01-02,PAGO-{folio}\n"
+    import_bank_file(session, row.encode(), actor=None, tz="America/Mexico_City")

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 KINDS = frozenset({
     "received", "routed", "accepted", "forwarded", "info_requested", "resumed", "answered", "concluded",
     "rejected", "assigned", "deadline_warning", "overdue", "message", "message_from_filer",
+    "appointment_booked", "appointment_reminder", "protest_resolved", "payment_received",
 })
 #: actions the filer hears about, and the kind of e-mail each one sends
 FILER_KINDS: dict[Action, str] = {

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from oficialia.db import DbSession, utcnow
 from oficialia.models import Department, Filing, Role, User
+from oficialia.payments import payment_pending
 from oficialia.stats import record_answer
 from oficialia.webhooks import emit_for_action
 
@@ -220,6 +221,9 @@ def perform_action(session: DbSession, filing: Filing, actor: User, request: Act
 
     if action is Action.ROUTE:
         ctx.require_mail_room()
+        if payment_pending(session, filing):
+            raise ActionInvalid("El escrito espera el pago de derechos de su trámite; se turna cuando el pago "
+                                "se acredita (Pagos).")
         if not request.targets:
             raise ActionInvalid("Indique el área (o las áreas) a la que se turna.")
         for target in request.targets:

@@ -34,6 +34,7 @@ from oficialia.models import (
     User,
 )
 from oficialia.stats import Row, merge_small
+from tests.factories import pay_fee
 from workflows.calendar import WorkingCalendar
 from workflows.routing import ActionRequest, Target, perform_action, working_calendar
 from workflows.states import Action, FilingState
@@ -65,6 +66,7 @@ def answer(app, folio: str, sense: ResponseSense) -> None:
         admin = db.session.execute(select(User).where(User.role == Role.ADMIN)).scalars().first()
         filing = db.session.execute(select(Filing).where(Filing.folio == folio)).scalar_one()
         dept = filing.department.code
+        pay_fee(db.session, folio)  # a procedure with a fee is routed once paid
         route = ActionRequest(action=Action.ROUTE, targets=(Target(department=dept),))
         perform_action(db.session, filing, admin, route, tz=TZ)
         perform_action(db.session, filing, admin, ActionRequest(action=Action.ACCEPT), tz=TZ)

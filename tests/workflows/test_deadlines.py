@@ -122,8 +122,9 @@ def test_escalates_once_to_the_head_and_the_audit_department(app, client, actors
     late = routing_due(app, folio) + timedelta(hours=1)
     first = sweep(app, now=late)
     assert (first.warned, first.escalated) == (0, 1)
+    # the audit department's staff too (the demo's control.interno, who resolves protests)
     assert mails(app, "overdue") == ["auditora@contraloria.mx", "contraloria@demo.gob.mx",
-                                     "titular.obras@demo.gob.mx"]
+                                     "control.interno@demo.gob.mx", "titular.obras@demo.gob.mx"]
     again = sweep(app, now=late + timedelta(days=3))
     assert (again.warned, again.escalated, again.notifications) == (0, 0, 0)
     with app.app_context():

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from oficialia.db import db, utcnow
 from oficialia.models import Document, Filing, Role
-from tests.factories import pdf_bytes, png_bytes
+from tests.factories import pay_fee, pdf_bytes, png_bytes
 from workflows.models import LogbookEntry, Notification, Routing
 from workflows.routing import working_calendar
 
@@ -212,6 +212,8 @@ def test_with_nobody_to_resume_it_the_department_is_told(app, client, actors):
     # Desarrollo Urbano has no head in the demo; nobody is assigned
     filing = file(client, actors["clerk"], procedure="DU-USO")
     folio, code = filing["folio"], filing["tracking_code"]
+    with app.app_context():
+        pay_fee(db.session, folio)  # a procedure with a fee is routed once paid
     act(client, actors["clerk"], folio, action="route", department="DU")
     act(client, actors["du"], folio, action="accept")
     act(client, actors["du"], folio, action="request_info", note="Anexe el croquis")
