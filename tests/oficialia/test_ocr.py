@@ -451,10 +451,14 @@ def test_timeout_message_in_minutes() -> None:
 @pytest.mark.ocr
 def test_tiny_memory_limit_fails_cleanly() -> None:
     """Under 200 MiB of address space Tesseract fails on some pages; OCRmyPDF would only log it
-    and write those pages without text, so the runner turns logged errors into a failure."""
+    and write those pages without text, so the runner turns logged errors into a failure. A
+    runner starved that hard may also hang (a thread waiting on a lock whose holder could not
+    allocate): the time limit then kills it, which is a clean failure too."""
+    timeout = 120
     with pytest.raises(OcrFailed) as caught:
-        OcrmypdfEngine(OcrOptions(memory_mb=200)).process(heavy_scan(), "pdf")
-    assert caught.value.message in {ocr.MSG_MEMORY, ocr.MSG_PAGE_ERRORS, ocr.MSG_CRASHED}
+        OcrmypdfEngine(OcrOptions(memory_mb=200, timeout_seconds=timeout)).process(heavy_scan(), "pdf")
+    assert caught.value.message in {ocr.MSG_MEMORY, ocr.MSG_PAGE_ERRORS, ocr.MSG_CRASHED,
+                                    ocr.MSG_TIMEOUT.format(limit=ocr._duration(timeout))}
     assert "Traceback" not in caught.value.message
 
 
