@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from oficialia.models import Role, User
-from tests.conftest import PASSWORD
+from tests.browser.pages import sign_in
 from tests.factories import pdf_bytes
 
 pytestmark = pytest.mark.browser
@@ -23,14 +23,6 @@ FOLIO_RE = re.compile(r"^OP-\d{4}-\d{6}$")
 def _collect_errors(page: Page, errors: list[str]) -> None:
     page.on("console", lambda m: errors.append(m.text)
             if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-
-
-def _sign_in(page: Page, user: User) -> None:
-    page.goto("/entrar")
-    page.get_by_label("Correo electrónico").fill(user.email)
-    page.get_by_label("Contraseña").fill(PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page.get_by_role("button", name="Salir")).to_be_visible()
 
 
 def test_a_fee_is_paid_by_an_imported_bank_file_and_the_filing_proceeds(
@@ -64,7 +56,7 @@ def test_a_fee_is_paid_by_an_imported_bank_file_and_the_filing_proceeds(
     # --- the clerk cannot route it while the fee is unpaid ---
     window = new_context().new_page()
     _collect_errors(window, errors)
-    _sign_in(window, clerk)
+    sign_in(window, clerk)
     window.goto(f"/expedientes/{folio}")
     expect(window.locator("#payment-status")).to_have_text("Pendiente de pago")
     route = window.locator('form[data-action="route"]')
@@ -80,7 +72,7 @@ def test_a_fee_is_paid_by_an_imported_bank_file_and_the_filing_proceeds(
                          "000000000000,10.00,2026-11-20,BAN-000124\n", encoding="utf-8")
     office = new_context().new_page()
     _collect_errors(office, errors)
-    _sign_in(office, admin)
+    sign_in(office, admin)
     office.get_by_role("link", name="Pagos").click()
     expect(office.locator("#rec-pending")).to_have_text("1")
     office.get_by_label("Archivo de pagos").set_input_files(bank_file)

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from oficialia.dispatch import ThreadDispatcher
 from oficialia.models import Role, User
-from tests.browser.test_portal import _sign_in
+from tests.browser.pages import sign_in
 from tests.factories import scan_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.ocr, pytest.mark.slow]
@@ -27,7 +27,7 @@ def test_clerk_sees_ocr_progress_until_searchable(page: Page, app: Flask, make_u
     scan = tmp_path / "expediente.pdf"
     scan.write_bytes(img2pdf.convert(pages, layout_fun=img2pdf.get_fixed_dpi_layout_fun((300, 300))))
     clerk = make_user(Role.CLERK, department="OP", name="Laura Méndez")
-    _sign_in(page, clerk)
+    sign_in(page, clerk)
     page.get_by_label("Nombre o razón social de quien presenta").fill("Junta de Vecinos Las Palmas")
     page.get_by_label("Asunto").fill("Desazolve de drenaje")
     page.get_by_label("Documentos").set_input_files(scan)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from oficialia.db import db
 from oficialia.models import Filing, Role, User
-from tests.conftest import PASSWORD
+from tests.browser.pages import sign_in
 from tests.factories import pdf_bytes, png_bytes, tiff_bytes
 
 pytestmark = pytest.mark.browser
@@ -31,12 +31,6 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def _sign_in(page: Page, user: User) -> None:
-    page.goto("/entrar")
-    page.get_by_label("Correo electrónico").fill(user.email)
-    page.get_by_label("Contraseña").fill(PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page.get_by_role("button", name="Salir")).to_be_visible()
 
 
 def _confirmation(page: Page) -> tuple[str, str]:
@@ -63,7 +57,7 @@ def _download_receipt(page: Page, tmp_path: Path, folio: str) -> tuple[bytes, st
 
 def _register_walk_in(page: Page, clerk: User, tmp_path: Path) -> tuple[str, str]:
     """The clerk registers a paper filing from a 3-page scan; its folio and tracking code."""
-    _sign_in(page, clerk)
+    sign_in(page, clerk)
     expect(page).to_have_url(re.compile(r"/ventanilla$"))  # a clerk starts at the window
     page.get_by_label("Nombre o razón social de quien presenta").fill("Comité Vecinal Las Flores")
     page.get_by_label("Asunto").fill("Solicitud de poda de árboles en la calle Jacarandas")
@@ -91,7 +85,7 @@ def test_citizen_files_with_two_attachments_and_downloads_the_acuse(
     """GIVEN a citizen signed in
     WHEN they file a petition with a PDF and a PNG
     THEN the confirmation shows folio and code, the acuse carries both, and «Mis trámites» lists it."""
-    _sign_in(page, make_user(Role.CITIZEN, name="Ana López Ruiz"))
+    sign_in(page, make_user(Role.CITIZEN, name="Ana López Ruiz"))
     page.get_by_role("link", name="Presentar escrito", exact=True).click()
     expect(page.get_by_role("heading", name="Presentar un escrito")).to_be_visible()
     page.get_by_label("Asunto").fill("Reparación de luminaria en la calle Hidalgo")

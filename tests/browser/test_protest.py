@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 from sqlalchemy import select
 
 from oficialia.db import db
@@ -18,7 +18,7 @@ from oficialia.extensions import get_store
 from oficialia.forms import FilingForm
 from oficialia.intake import IntakeSettings, receive_filing
 from oficialia.models import FilerKind, Gender, Role, User
-from tests.conftest import PASSWORD
+from tests.browser.pages import collect_errors, sign_in
 from workflows.routing import ActionRequest, Target, perform_action
 
 pytestmark = pytest.mark.browser
@@ -27,19 +27,8 @@ TZ = "America/Mexico_City"
 FOLIO_RE = re.compile(r"^OP-\d{4}-\d{6}$")
 
 
-def _collect_errors(page: Page, errors: list[str]) -> None:
-    page.on("console", lambda m: errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
 
 
-def _sign_in(page: Page, user: User) -> None:
-    page.goto("/entrar")
-    page.get_by_label("Correo electrónico").fill(user.email)
-    page.get_by_label("Contraseña").fill(PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page.get_by_role("button", name="Salir")).to_be_visible()
 
 
 def _refused_filing(app: Flask) -> tuple[str, str]:
@@ -71,7 +60,7 @@ def test_a_protest_reaches_the_internal_audit_department(app: Flask, new_context
 
     # --- the filer protests from «Seguimiento» ---
     citizen = new_context().new_page()
-    _collect_errors(citizen, errors)
+    collect_errors(citizen, errors)
     citizen.goto("/seguimiento")
     citizen.get_by_label("Folio", exact=True).fill(folio)
     citizen.get_by_label("Código de seguimiento").fill(code)
@@ -91,8 +80,8 @@ def test_a_protest_reaches_the_internal_audit_department(app: Flask, new_context
 
     # --- internal audit finds it in its Bandeja del área, receives it and resolves it ---
     staff = new_context().new_page()
-    _collect_errors(staff, errors)
-    _sign_in(staff, audit)
+    collect_errors(staff, errors)
+    sign_in(staff, audit)
     staff.get_by_role("link", name="Bandeja del área").click()
     row = staff.locator(f'tr[data-folio="{protest_folio}"]')
     expect(row).to_contain_text("Protesta ciudadana sobre el folio")

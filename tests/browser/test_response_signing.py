@@ -18,7 +18,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 import firma
 from oficialia.models import Role, User
-from tests.browser.test_portal import _sign_in
+from tests.browser.pages import sign_in
 from tests.factories import pdf_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.pki]
@@ -110,7 +110,7 @@ def test_two_signers_sign_with_the_sat_efirma_and_the_filer_downloads_the_respon
 
     # --- staff drafts the letter from the filing's page ---
     _errors(page, errors)
-    _sign_in(page, staff)
+    sign_in(page, staff)
     page.goto(f"/expedientes/{folio}")
     page.get_by_role("link", name="Redactar respuesta").click()
     page.get_by_label("Sentido de la respuesta").select_option("favorable")
@@ -125,7 +125,7 @@ def test_two_signers_sign_with_the_sat_efirma_and_the_filer_downloads_the_respon
     # --- the first signer: refusals first, each in Spanish, then the signature ---
     first = new_context().new_page()
     _errors(first, errors)
-    _sign_in(first, titular)
+    sign_in(first, titular)
     first.get_by_role("link", name=re.compile("Firmas pendientes")).click()
     expect(first.locator("#signing-queue")).to_contain_text(folio)
     first.get_by_role("link", name="Revisar y firmar").click()
@@ -144,7 +144,7 @@ def test_two_signers_sign_with_the_sat_efirma_and_the_filer_downloads_the_respon
     # --- the second signer closes it: sealed, issued, answered ---
     second = new_context().new_page()
     _errors(second, errors)
-    _sign_in(second, juridico)
+    sign_in(second, juridico)
     second.get_by_role("link", name=re.compile("Firmas pendientes")).click()
     second.get_by_role("link", name="Revisar y firmar").click()
     _sign(second, "fake-fiel/EKU9003173C9.cer", "fake-fiel/EKU9003173C9.key", SAT_PASSWORD)

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from oficialia.db import db, utcnow
 from oficialia.models import Filing, Role, User
-from tests.browser.test_portal import _confirmation, _sign_in, _write
+from tests.browser.pages import collect_errors, sign_in
+from tests.browser.test_portal import _confirmation, _write
 from tests.factories import pdf_bytes
 from workflows.calendar import WorkingCalendar
 from workflows.models import LogbookEntry
@@ -29,12 +30,6 @@ TZ = "America/Mexico_City"
 REQUEST = "Anexe la licencia de construcción o el número de expediente de la obra."
 
 
-def _collect_errors(page: Page, errors: list[str]) -> None:
-    """CSP refusals and failed requests, as in the portal's test."""
-    page.on("console", lambda m: errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
 
 
 def _flash(page: Page) -> object:
@@ -72,8 +67,8 @@ def test_filing_walks_through_two_departments_and_the_pause_moves_the_deadline(
     urbano = make_user(Role.STAFF, department="DU", name="Patricia Núñez", email="paty@urbano.mx")
 
     # --- the window: register the paper filing, then route it to Obras Públicas ---
-    _collect_errors(page, errors)
-    _sign_in(page, clerk)
+    collect_errors(page, errors)
+    sign_in(page, clerk)
     page.get_by_label("Nombre o razón social de quien presenta").fill("Colonos de la calle Encino")
     page.get_by_label("Asunto").fill("Construcción sin licencia que invade la banqueta en la calle Encino")
     page.get_by_label("Documentos").set_input_files(_write(tmp_path, "escrito.pdf", pdf_bytes(2)))
@@ -94,8 +89,8 @@ def test_filing_walks_through_two_departments_and_the_pause_moves_the_deadline(
 
     # --- Obras Públicas: inbox, accept, forward to Desarrollo Urbano ---
     obras_page = new_context().new_page()
-    _collect_errors(obras_page, errors)
-    _sign_in(obras_page, obras)
+    collect_errors(obras_page, errors)
+    sign_in(obras_page, obras)
     obras_page.get_by_role("link", name="Bandeja del área").click()
     row = obras_page.locator(f'tr[data-folio="{folio}"]')
     expect(row).to_contain_text("Por recibir")
@@ -114,8 +109,8 @@ def test_filing_walks_through_two_departments_and_the_pause_moves_the_deadline(
 
     # --- Desarrollo Urbano: accept, assign, ask the filer for information ---
     urbano_page = new_context().new_page()
-    _collect_errors(urbano_page, errors)
-    _sign_in(urbano_page, urbano)
+    collect_errors(urbano_page, errors)
+    sign_in(urbano_page, urbano)
     _open_from_inbox(urbano_page, folio)
     urbano_page.get_by_role("button", name="Recibir en el área").click()
     _flash(urbano_page).to_contain_text("Escrito recibido en su área")
@@ -143,7 +138,7 @@ def test_filing_walks_through_two_departments_and_the_pause_moves_the_deadline(
 
     # --- the citizen answers on «Seguimiento» with folio and code: the clock runs again ---
     citizen = new_context().new_page()
-    _collect_errors(citizen, errors)
+    collect_errors(citizen, errors)
     citizen.goto("/seguimiento")
     citizen.get_by_label("Folio", exact=True).fill(folio)
     citizen.get_by_label("Código de seguimiento").fill(code)

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 from sqlalchemy import select
 
 from oficialia.db import db, utcnow
 from oficialia.models import Role, User
 from oficialia.turns import open_desk
-from tests.conftest import PASSWORD
+from tests.browser.pages import collect_errors, sign_in
 from workflows.models import Holiday
 from workflows.routing import working_calendar
 
@@ -32,19 +32,8 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
                          "TURN_WEEKDAYS": "0,1,2,3,4,5,6"}
 
 
-def _collect_errors(page: Page, errors: list[str]) -> None:
-    page.on("console", lambda m: errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
 
 
-def _sign_in(page: Page, user: User) -> None:
-    page.goto("/entrar")
-    page.get_by_label("Correo electrónico").fill(user.email)
-    page.get_by_label("Contraseña").fill(PASSWORD)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page.get_by_role("button", name="Salir")).to_be_visible()
 
 
 def test_a_citizen_books_a_slot_and_the_turn_screen_calls_it(
@@ -62,13 +51,13 @@ def test_a_citizen_books_a_slot_and_the_turn_screen_calls_it(
 
     # --- the waiting room's TV shows the screen before anyone is called ---
     tv = new_context().new_page()
-    _collect_errors(tv, errors)
+    collect_errors(tv, errors)
     tv.goto("/turnos/pantalla")
     expect(tv.locator("#turn-screen")).to_contain_text("Sin llamados por ahora")
 
     # --- a citizen books today's first slot at Obras Públicas ---
     citizen = new_context().new_page()
-    _collect_errors(citizen, errors)
+    collect_errors(citizen, errors)
     citizen.goto("/")
     citizen.get_by_role("link", name="Citas").click()
     citizen.get_by_label("Área").select_option(label="Obras Públicas")
@@ -85,8 +74,8 @@ def test_a_citizen_books_a_slot_and_the_turn_screen_calls_it(
 
     # --- staff call the next turn from their window ---
     window = new_context().new_page()
-    _collect_errors(window, errors)
-    _sign_in(window, staff)
+    collect_errors(window, errors)
+    sign_in(window, staff)
     window.get_by_role("link", name="Turnos").click()
     expect(window.locator("#waiting-turns")).to_contain_text("C-OBRAS-001")
     window.get_by_label("Ventanilla").fill("Ventanilla 3")

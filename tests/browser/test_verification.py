@@ -15,7 +15,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from pypdf import PdfReader
 
 from oficialia.models import Role
-from tests.browser.test_portal import _sign_in
+from tests.browser.pages import sign_in
 from tests.firma import signed_material as material
 
 pytestmark = pytest.mark.browser
@@ -43,7 +43,7 @@ def test_trust_then_verify_in_the_browser(new_context: Callable[[], BrowserConte
         pool.submit(make_material).result()
 
     admin: Page = new_context().new_page()
-    _sign_in(admin, make_user(Role.ADMIN))
+    sign_in(admin, make_user(Role.ADMIN))
     admin.get_by_role("link", name="Confianza").click()
     expect(admin.get_by_text("El almacén está vacío")).to_be_visible()
     admin.get_by_label("Certificado (PEM o DER)").set_input_files(str(tmp_path / "raiz.pem"))
