@@ -54,7 +54,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 LIST_LIMIT_MAX = 200
 
 
-def _iso(moment: Any) -> str | None:
+def iso(moment: Any) -> str | None:
+    """A date or time as ISO 8601 in the API's JSON, ``None`` kept."""
     return moment.isoformat() if moment is not None else None
 
 
@@ -91,7 +92,7 @@ def document_json(d: Document) -> dict[str, Any]:
 
 def filing_json(f: Filing) -> dict[str, Any]:
     return {
-        "folio": f.folio, "status": f.status.value, "received_at": _iso(f.received_at), "due_at": _iso(f.due_at),
+        "folio": f.folio, "status": f.status.value, "received_at": iso(f.received_at), "due_at": iso(f.due_at),
         "subject": f.subject, "channel": f.channel.value,
         "procedure": f.procedure.code if f.procedure else None,
         "department": f.department.code if f.department else None,
@@ -102,7 +103,7 @@ def filing_json(f: Filing) -> dict[str, Any]:
 def _created_body(f: Filing, code: str) -> dict[str, Any]:
     return {
         "folio": f.folio, "tracking_code": code, "status": f.status.value,
-        "received_at": _iso(f.received_at),
+        "received_at": iso(f.received_at),
         "receipt_url": url_for("oficialia.receipt_pdf", folio=f.folio, code=code, _external=True),
         "tracking_url": delivery.tracking_url(current_app.config, f.folio, code),
         "documents": [document_json(d) for d in f.documents],
@@ -205,7 +206,7 @@ def get_filing(folio: str) -> ResponseReturnValue:
     if user.role is not Role.CITIZEN:
         entries = db.session.execute(
             select(LogbookEntry).where(LogbookEntry.filing_id == f.id).order_by(LogbookEntry.seq)).scalars().all()
-        body["logbook"] = [{"seq": e.seq, "at": _iso(e.at), "event": e.event, "actor": e.actor_label,
+        body["logbook"] = [{"seq": e.seq, "at": iso(e.at), "event": e.event, "actor": e.actor_label,
                             "hash": e.hash} for e in entries]
     return jsonify(body)
 
@@ -213,8 +214,8 @@ def get_filing(folio: str) -> ResponseReturnValue:
 def routing_json(r: Routing) -> dict[str, Any]:
     return {"id": r.id, "department": r.department.code, "department_name": r.department.name,
             "kind": r.kind.value, "status": r.status.value, "instruction": r.instruction,
-            "assigned_to": r.assigned_to.email if r.assigned_to else None, "due_at": _iso(r.due_at),
-            "created_at": _iso(r.created_at)}
+            "assigned_to": r.assigned_to.email if r.assigned_to else None, "due_at": iso(r.due_at),
+            "created_at": iso(r.created_at)}
 
 
 @bp.post("/filings/<folio>/actions")
@@ -293,8 +294,8 @@ def track(folio: str) -> ResponseReturnValue:
 
     return jsonify({
         "folio": view.folio, "status": view.status.value, "status_label": view.status_label,
-        "received_at": _iso(view.received_at), "due_at": _iso(view.due_at),
-        "timeline": [{"at": _iso(t.at), "event": t.event, "label": t.label, "department": t.department}
+        "received_at": iso(view.received_at), "due_at": iso(view.due_at),
+        "timeline": [{"at": iso(t.at), "event": t.event, "label": t.label, "department": t.department}
                      for t in view.timeline],
         "response": public_response_json(filing.folio, request.args.get("code", "")),
     })

@@ -11,7 +11,7 @@ from flask_login import current_user
 from pydantic import Field
 from sqlalchemy import select
 
-from .api import api_user
+from .api import api_user, iso
 from .db import db
 from .errors import Forbidden, NotFound, OficialiaError
 from .extensions import limiter
@@ -183,16 +183,13 @@ class ProtestStatsOut(Output):
     rows: list[dict[str, Any]]
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
 
 def protest_json(p: Protest, code: str | None = None) -> dict[str, Any]:
     out = {"folio": p.filing.folio, "protest_of": p.original.folio, "reason": p.reason.value,
            "reason_label": p.reason_label, "department": p.department.code if p.department else None,
-           "status": p.filing.status.value, "due_at": _iso(p.filing.due_at),
+           "status": p.filing.status.value, "due_at": iso(p.filing.due_at),
            "outcome": p.outcome.value if p.outcome else None, "outcome_label": p.outcome_label,
-           "resolution": p.resolution, "resolved_at": _iso(p.resolved_at)}
+           "resolution": p.resolution, "resolved_at": iso(p.resolved_at)}
     if code is not None:
         out["tracking_code"] = code
     return out

@@ -26,7 +26,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from . import access, responses, tracking
-from .api import api_user
+from .api import api_user, iso
 from .api_schemas import ResponseDraftIn, ResponseList, ResponseOut, SignedOut, SignIn, TrackQuery
 from .db import db
 from .errors import InvalidInput, NotFound
@@ -39,22 +39,19 @@ from .tokens import Scope
 bp = Blueprint("responses_api", __name__, url_prefix="/api/v1")
 
 
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
 
 def response_json(response: Response, *, full: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": response.id, "status": response.status.value, "folio": response.filing.folio,
         "sense": response.sense.value, "department": response.department.code,
-        "created_at": _iso(response.created_at), "issued_at": _iso(response.issued_at),
+        "created_at": iso(response.created_at), "issued_at": iso(response.issued_at),
         "sha256": response.signed_sha256 or response.draft_sha256,
         "download_url": url_for("responses_api.pdf", response_id=response.id, _external=True),
     }
     if full:
         due = responses.next_signer(db.session, response)
         body["signers"] = [
-            {"position": s.position, "email": s.user.email, "name": s.user.name, "signed_at": _iso(s.signed_at),
+            {"position": s.position, "email": s.user.email, "name": s.user.name, "signed_at": iso(s.signed_at),
              "level": s.level, "certificate": ({"serial": s.certificate_serial, "rfc": s.certificate_rfc,
                                                 "subject": s.certificate_subject, "issuer": s.certificate_issuer}
                                                if s.signed_at else None),
@@ -69,7 +66,7 @@ def public_response_json(folio: str, code: str) -> dict[str, Any] | None:
     response = responses.issued_response(db.session, filing) if filing is not None else None
     if response is None:
         return None
-    return {"id": response.id, "sense": response.sense.value, "issued_at": _iso(response.issued_at),
+    return {"id": response.id, "sense": response.sense.value, "issued_at": iso(response.issued_at),
             "sha256": response.signed_sha256, "department": response.department.name,
             "url": url_for("responses_api.track_response", folio=response.filing.folio, code=code, _external=True)}
 

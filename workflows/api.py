@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from oficialia import access, delivery, tracking
-from oficialia.api import api_user, document_json
+from oficialia.api import api_user, document_json, iso
 from oficialia.api_schemas import (
     FieldUpdateIn,
     FieldUpdateOut,
@@ -43,9 +43,6 @@ bp = Blueprint("workflows_api", __name__, url_prefix="/api/v1")
 OUTBOX_ROLES = (Role.ADMIN, Role.AUDITOR, Role.CLERK)
 NOT_FOUND_TRACK = "No se encontró un trámite con ese folio y código de seguimiento."
 
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def _track_limit() -> str:
@@ -82,7 +79,7 @@ def _message_json(item: ThreadMessage | PostedMessage, *, public: tuple[str, str
     m = item.message
     attachments = ([_public_document(d, *public) for d in item.attachments] if public is not None
                    else [document_json(d) for d in item.attachments])
-    return {"id": m.id, "at": _iso(m.created_at), "from_filer": m.from_filer, "author": m.author_label,
+    return {"id": m.id, "at": iso(m.created_at), "from_filer": m.from_filer, "author": m.author_label,
             "department": item.department, "body": m.body, "attachments": attachments} | (extra or {})
 
 
@@ -162,7 +159,7 @@ def track_document(folio: str, document_id: int) -> ResponseReturnValue:
 def _update_json(view: UpdateView, *, public: tuple[str, str] | None = None) -> dict[str, Any]:
     u = view.update
     body: dict[str, Any] = {
-        "id": u.id, "at": _iso(u.created_at), "stage": u.stage, "stage_label": view.stage_label, "text": u.text,
+        "id": u.id, "at": iso(u.created_at), "stage": u.stage, "stage_label": view.stage_label, "text": u.text,
         "materials": u.materials, "latitude": u.latitude, "longitude": u.longitude, "department": view.department,
         "photos": ([_public_document(d, *public) for d in view.photos] if public is not None
                    else [document_json(d) for d in view.photos]),
@@ -223,7 +220,7 @@ def outbox() -> ResponseReturnValue:
     rows = outbox_rows(db.session, status=NotificationStatus(query.status) if query.status else None,
                        folio=query.folio, limit=query.limit)
     return jsonify({"notifications": [
-        {"id": n.id, "created_at": _iso(n.created_at), "folio": f, "kind": n.kind, "to": n.to_email,
+        {"id": n.id, "created_at": iso(n.created_at), "folio": f, "kind": n.kind, "to": n.to_email,
          "subject": n.subject, "body": n.body, "status": n.status.value, "attempts": n.attempts,
-         "sent_at": _iso(n.sent_at), "error": n.error}
+         "sent_at": iso(n.sent_at), "error": n.error}
         for n, f in rows]})
