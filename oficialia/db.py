@@ -63,3 +63,16 @@ def str_enum(cls: type[StrEnum], length: int = 20) -> Enum:
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def commit_keeping_state(session: DbSession) -> None:
+    """Commit without expiring the session's objects: what was just written is known, so
+    reading it again after the commit (one more transaction, one query per object) would only
+    cost time. For hot paths whose objects are used right after their commit."""
+    real: Session = session() if isinstance(session, scoped_session) else session
+    expire = real.expire_on_commit
+    real.expire_on_commit = False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = expire

@@ -21,10 +21,11 @@ def next_number(session: DbSession, office: str, year: int) -> int:
 
     :returns: 1 for the first filing of the year, then 2, 3, …
     """
-    stmt = (update(FolioCounter)
-            .where(FolioCounter.office == office, FolioCounter.year == year)
-            .values(value=FolioCounter.value + 1)
-            .returning(FolioCounter.value))
+    counters = FolioCounter.__table__  # Core: nothing in the session to keep in step
+    stmt = (update(counters)
+            .where(counters.c.office == office, counters.c.year == year)
+            .values(value=counters.c.value + 1)
+            .returning(counters.c.value))
     value = session.execute(stmt).scalar_one_or_none()
     if value is not None:
         return int(value)

@@ -208,7 +208,7 @@ def file_protest(session: DbSession, *, folio: str, code: str, reason: object, t
         append_entry(session, event="protest_filed", filing_id=original.id, filing_folio=original.folio,
                      actor_label=actor_label, department_id=protest.department_id, public=True, at=now,
                      data={"protest_folio": new_folio, "reason": why.value})
-        index_filing(session, filing)
+        index_filing(session, filing, new=True)
         record_received(session, filing, tz=settings.timezone)
         session.commit()
     except BaseException:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy import Select, func, insert, literal_column, select, text
 
 from .db import DbSession
 from .models import Filing, FilingSearch
@@ -41,15 +41,23 @@ def compose_content(filing: Filing) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def index_filing(session: DbSession, filing: Filing) -> None:
-    """(Re)write the search row of ``filing`` in the caller's transaction (flushes only)."""
-    content = compose_content(filing)
-    row = session.get(FilingSearch, filing.id)
-    if row is None:
-        session.add(FilingSearch(filing_id=filing.id, content=content))
+def index_filing(session: DbSession, filing: Filing, *, new: bool = False) -> None:
+    """(Re)write the search row of ``filing`` in the caller's transaction (flushes only).
+
+    :param new: the filing was just received (flushed in this transaction): it has no search
+        row yet and its documents no text (OCR comes later), so one INSERT is all it takes.
+    """
+    if new:
+        content = "\n".join(p for p in (filing.subject, filing.body) if p)
+        session.execute(insert(FilingSearch.__table__), {"filing_id": filing.id, "content": content})
     else:
-        row.content = content
-    session.flush()
+        content = compose_content(filing)
+        row = session.get(FilingSearch, filing.id)
+        if row is None:
+            session.add(FilingSearch(filing_id=filing.id, content=content))
+        else:
+            row.content = content
+        session.flush()
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("DELETE FROM filing_fts WHERE rowid = :id"), {"id": filing.id})
         session.execute(text("INSERT INTO filing_fts (rowid, content) VALUES (:id, :content)"),

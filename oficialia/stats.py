@@ -20,6 +20,7 @@ small next to the history.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,8 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Table, TextClause, bindparam, case, delete, func, insert, select, text
 
 from workflows.calendar import WorkingCalendar
 from workflows.states import FilingState
@@ -86,16 +86,26 @@ def local_day(moment: datetime, tz: str) -> date:
 
 
 def _upsert(session: DbSession, model: Any, rows: Sequence[Mapping[str, Any]], counters: Sequence[str]) -> None:
-    """Add ``rows``' counters to the existing rows with the same key, or insert them."""
+    """Add ``rows``' counters to the existing rows with the same key, or insert them.
+
+    Every row has the same columns; the ones they leave out take the server's default (0).
+    """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    ins: Any = postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
-    keys = [c.name for c in model.__table__.primary_key.columns]
-    table = model.__table__
-    stmt = ins.on_conflict_do_update(
-        index_elements=keys, set_={c: table.c[c] + ins.excluded[c] for c in counters})
-    session.execute(stmt, list(rows))
+    session.execute(_upsert_statement(model.__table__, tuple(rows[0]), tuple(counters)), list(rows))
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(table: Table, columns: tuple[str, ...], counters: tuple[str, ...]) -> TextClause:
+    """``INSERT … ON CONFLICT (key) DO UPDATE`` naming only ``columns`` (same text on PostgreSQL
+    and SQLite), built once: it runs in every intake, where an ORM insert would fill all the
+    histogram columns and compile the statement anew each time."""
+    keys = ", ".join(c.name for c in table.primary_key.columns)
+    updates = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in counters)
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(f':{c}' for c in columns)}) "  # noqa: S608
+        f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+    ).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
 
 
 def _key(day: date, department_id: int | None, procedure_id: int | None, dim: str, value: str) -> dict[str, Any]:

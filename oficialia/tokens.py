@@ -24,6 +24,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from . import auth
 from .db import DbSession, utcnow
@@ -122,7 +123,7 @@ def find_token(session: DbSession, token: str, *, touch: bool = True) -> ApiToke
     """The live token row of an active user, or None; records its last use (once a minute)."""
     if not token.startswith(auth.TOKEN_PREFIX):
         return None
-    row = session.execute(select(ApiToken).where(
+    row = session.execute(select(ApiToken).options(joinedload(ApiToken.user)).where(
         ApiToken.token_hash == auth._token_digest(token), ApiToken.revoked_at.is_(None))).scalar_one_or_none()
     if row is None or not row.user.active:
         return None

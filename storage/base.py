@@ -109,10 +109,14 @@ class ObjectStore(Protocol):
     backend: str
 
     def put(self, data: bytes, *, prefix: str = "originals",
-            content_type: str = "application/octet-stream") -> StoredObject:
+            content_type: str = "application/octet-stream", unseen: bool = False) -> StoredObject:
         """Store ``data`` write-once under its content key and return where it lives.
 
         Storing content that is already there returns the existing object.
+
+        :param unseen: the caller's records hold no object with this content, so a backend for
+            which looking is a round trip (S3) may skip the look and write a new version; one
+            that an earlier, failed attempt left behind stays as it is.
         """
         ...
 

@@ -39,7 +39,7 @@ class FilesystemStore:
         return path
 
     def put(self, data: bytes, *, prefix: str = "originals",
-            content_type: str = "application/octet-stream") -> StoredObject:
+            content_type: str = "application/octet-stream", unseen: bool = False) -> StoredObject:
         digest = sha256_hex(data)
         key = content_key(digest, prefix)
         path = self._path(key)

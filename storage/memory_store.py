@@ -17,7 +17,7 @@ class MemoryStore:
         self.objects: dict[str, bytes] = {}
 
     def put(self, data: bytes, *, prefix: str = "originals",
-            content_type: str = "application/octet-stream") -> StoredObject:
+            content_type: str = "application/octet-stream", unseen: bool = False) -> StoredObject:
         digest = sha256_hex(data)
         key = content_key(digest, prefix)
         self.objects.setdefault(key, bytes(data))

@@ -179,19 +179,20 @@ class MinioStore:
         return datetime.now(UTC) + timedelta(days=self.settings.retention_days)
 
     def put(self, data: bytes, *, prefix: str = "originals",
-            content_type: str = "application/octet-stream") -> StoredObject:
+            content_type: str = "application/octet-stream", unseen: bool = False) -> StoredObject:
         """Store ``data`` under its content key, locked until ``retention_days`` from now.
 
         If the newest version under the key already records the same SHA-256 and size, that
         version is returned and its retention extended if it would end sooner; otherwise a new
-        version is written.
+        version is written. With ``unseen`` the newest version is not looked up (one HEAD request
+        less) and a new version is always written.
 
         :raises StorageError: if the server fails or refuses.
         """
         digest = sha256_hex(data)
         key = content_key(digest, prefix)
         until = self._retain_until()
-        existing = self._existing(key, digest, len(data), until)
+        existing = None if unseen else self._existing(key, digest, len(data), until)
         if existing is not None:
             return existing
         with _boundary(f"cannot write object {key}"):

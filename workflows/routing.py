@@ -135,9 +135,9 @@ def parse_action(data: Mapping[str, Any]) -> ActionRequest:
 
 def working_calendar(session: DbSession) -> WorkingCalendar:
     """The official rest days plus the administration's own (``holidays`` table)."""
-    rows = session.execute(select(Holiday)).scalars().all()
-    return WorkingCalendar({h.day: h.name for h in rows if not h.working},
-                           removed_days=[h.day for h in rows if h.working])
+    rows = session.execute(select(Holiday.day, Holiday.name, Holiday.working)).all()  # plain rows: every intake
+    return WorkingCalendar({day: name for day, name, working in rows if not working},
+                           removed_days=[day for day, _name, working in rows if working])
 
 
 def _department(session: DbSession, code: str) -> Department:

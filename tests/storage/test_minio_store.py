@@ -117,6 +117,19 @@ def test_same_bytes_same_key_and_no_new_version(minio_store: MinioStore, raw: Mi
     assert _versions(raw, minio_store.bucket, first.key) == [first.version_id]
 
 
+def test_unseen_content_is_written_without_a_look(minio_store: MinioStore, raw: Minio) -> None:
+    """GIVEN bytes the caller's records do not hold, WHEN stored with ``unseen``, THEN a new
+    version is written even over a leftover of a failed attempt, which stays as it was."""
+    leftover = minio_store.put(b"left by a failed intake")
+
+    fresh = minio_store.put(b"left by a failed intake", unseen=True)
+
+    assert fresh.key == leftover.key and fresh.sha256 == leftover.sha256
+    assert fresh.version_id != leftover.version_id
+    assert sorted(_versions(raw, minio_store.bucket, fresh.key)) == sorted([leftover.version_id, fresh.version_id])
+    assert minio_store.get(fresh) == minio_store.get(leftover) == b"left by a failed intake"
+
+
 def test_keys_never_come_from_names(minio_store: MinioStore) -> None:
     obj = minio_store.put(b"x", prefix="signed")
 
