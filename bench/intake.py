@@ -77,6 +77,8 @@ BENCH_DATABASE = "oficialia_bench"
 PRODUCT_BUCKET = "bench-product"
 RAW_BUCKET = "bench-raw"
 RETENTION_DAYS = 1
+#: gunicorn's app spec for the floor path
+FLOOR_APP = "bench.floor:create_app()"
 
 TARGET_RATE = 25.0
 TARGET_RATIO = 3.0
@@ -327,8 +329,10 @@ def _get(url: str, timeout: float = 2.0) -> int:
 
 
 @contextlib.contextmanager
-def gunicorn_server(tmp: Path, config: dict[str, Any], workers: int, threads: int) -> Iterator[Served]:
-    """The product under gunicorn's gthread workers, in a subprocess; stopped on exit.
+def gunicorn_server(tmp: Path, config: dict[str, Any], workers: int, threads: int, *,
+                    app_spec: str | None = None) -> Iterator[Served]:
+    """The product (or ``app_spec``, e.g. the floor app) under gunicorn's gthread workers, in a
+    subprocess; stopped on exit.
 
     Secrets and URLs go through ``OFICIALIA_*`` variables, not the command line.
     """
@@ -337,11 +341,11 @@ def gunicorn_server(tmp: Path, config: dict[str, Any], workers: int, threads: in
     for key in ("DATABASE_URL", "STORAGE_URL", "REDIS_URL", "SECRET_KEY"):
         env[f"OFICIALIA_{key}"] = str(config[key])
     literal = {"INSTANCE_PATH": config["INSTANCE_PATH"], "RATELIMIT_ENABLED": False}
-    logfile = tmp / "gunicorn.log"
+    logfile = tmp / ("gunicorn-floor.log" if app_spec else "gunicorn.log")
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
            "--workers", str(workers), "--threads", str(threads), "--timeout", "120", "--graceful-timeout", "5",
            "--log-level", "warning", "--error-logfile", str(logfile), "--chdir", str(ROOT),
-           f"app:create_app({literal!r})"]
+           app_spec or f"app:create_app({literal!r})"]
     with logfile.open("ab") as fh:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=fh,
                                 stderr=subprocess.STDOUT)
@@ -689,26 +693,30 @@ def verify(database_url: str, app: Flask, ops: int, folios: dict[int, str]) -> V
 PROFILE_STAGES = [
     ("whole request, server side (`Flask.wsgi_app`)", "", "wsgi_app"),
     ("multipart parsing (`FormDataParser.parse`)", "werkzeug.formparser", "FormDataParser.parse"),
-    ("token check and its commit (`api_user`)", "oficialia.api", "api_user"),
+    ("token check (`api_token`)", "oficialia.api", "api_token"),
     ("`receive_filing`", "oficialia.api", "receive_filing"),
     ("  `inspect_uploads` (pikepdf)", "oficialia.intake", "inspect_uploads"),
     ("  `_resolve` (procedure, department)", "oficialia.intake", "_resolve"),
-    ("  `MinioStore.put` (SHA-256, stat, put)", "storage.minio_store", "MinioStore.put"),
-    ("    `MinioStore._existing` (the stat before the put)", "storage.minio_store", "MinioStore._existing"),
+    ("  `_store` (known SHA-256 look-up, then the puts)", "oficialia.intake", "_store"),
+    ("    `MinioStore.put` (SHA-256, put)", "storage.minio_store", "MinioStore.put"),
+    ("      `MinioStore._existing` (the stat, for content already on file)", "storage.minio_store",
+     "MinioStore._existing"),
     ("  `next_number` (folio)", "oficialia.intake", "next_number"),
     ("  `append_entry` (logbook)", "oficialia.intake", "append_entry"),
     ("  `index_filing` (search)", "oficialia.intake", "index_filing"),
     ("  `working_calendar` (due date)", "oficialia.intake", "working_calendar"),
-    ("  `Session.flush` (filing and documents)", "sqlalchemy.orm", "Session.flush"),
+    ("  `Session.scalars` (INSERT … RETURNING of the filing and its documents)", "sqlalchemy.orm",
+     "Session.scalars"),
+    ("  `Session.flush` (autoflush before statements)", "sqlalchemy.orm", "Session.flush"),
     ("  `record_received` (statistics)", "oficialia.intake", "record_received"),
     ("  `issue_payment_order` (fees)", "oficialia.intake", "issue_payment_order"),
     ("  `_created_body` (response, inside the transaction)", "oficialia.api", "_created_body"),
-    ("  `emit_after_commit` (webhooks)", "oficialia.intake", "emit_after_commit"),
+    ("  `emit` (webhook deliveries)", "oficialia.intake", "emit"),
     ("  `after_intake` (notification)", "oficialia.intake", "after_intake"),
     ("  `Session.commit` (every commit)", "sqlalchemy.orm", "Session.commit"),
     ("  `enqueue_ocr` (Redis)", "oficialia.dispatch", "RqDispatcher.enqueue_ocr"),
     ("  `enqueue` (Redis, other jobs)", "oficialia.dispatch", "RqDispatcher.enqueue"),
-    ("response body (`jsonify`)", "oficialia.api", "jsonify"),
+    ("response (`idempotency.respond`)", "oficialia.idempotency", "respond"),
 ]
 
 
@@ -893,6 +901,8 @@ class Report:
     memory: str
     #: load averages before and after, for judging how quiet the machine was
     load: str
+    #: the same POSTs to a bare Flask view under the same server (gunicorn only)
+    floor: Phase | None = None
     profile: list[str] = field(default_factory=list)
 
     @property
@@ -903,6 +913,17 @@ class Report:
     def cpu_ratio(self) -> float:
         raw = self.raw.cpu_ms("ours")
         return self.product.cpu_ms("ours") / raw if raw else math.inf
+
+    def _floor_lines(self, product_ms: float, raw_ms: float) -> list[str]:
+        """What the floor tells: how much of a filing's time any Flask view pays for the upload."""
+        if self.floor is None or not self.floor.rate:
+            return []
+        floor_ms = 1000 / self.floor.rate
+        own = product_ms - floor_ms
+        return [f"The floor takes {floor_ms:.1f} ms per request: HTTP, WSGI and multipart parsing of the "
+                f"same bodies, which the raw path does not pay. The product's own work is the rest, "
+                f"{own:.1f} ms per filing ({own / raw_ms:.2f}x the raw work); the raw work plus the floor "
+                f"would be {(raw_ms + floor_ms) / raw_ms:.2f}x the raw work.", ""]
 
     def render(self) -> str:
         product, raw = self.product, self.raw
@@ -945,6 +966,8 @@ class Report:
             row("Product: `POST /api/v1/filings`", product),
             row(f"Raw: SHA-256 + `put_object` + INSERT/COMMIT (median of {len(self.raw_rounds)} rounds: "
                 + ", ".join(f"{r.rate:.0f}" for r in self.raw_rounds) + " ops/s)", raw),
+            *([row("Floor: the same POST to a bare Flask view that only reads it (`bench/floor.py`)", self.floor)]
+              if self.floor else []),
             "",
             "| Target | Measured | Verdict |",
             "|---|---|---|",
@@ -962,7 +985,9 @@ class Report:
             "|---|---|---|---|---|---|---|---|---|",
             cpu_row("Product", product),
             cpu_row("Raw", raw),
+            *([cpu_row("Floor", self.floor)] if self.floor else []),
             "",
+            *self._floor_lines(ms(product), ms(raw)),
             *self.verification.lines,
             "",
             f"Peak RSS: {self.memory}.",
@@ -1122,12 +1147,20 @@ def run(args: argparse.Namespace) -> int:
             raws.append(run_phase("raw", ops, concurrency, raw_worker(database_url, s3, RAW_BUCKET, pdfs), meter))
             say(f"  {raws[-1].rate:.1f} ops/s")
         raw = sorted(raws, key=lambda p: p.rate)[len(raws) // 2]
+        floor = None
+        if args.server == "gunicorn":
+            say(f"Floor: {ops} × the same POST to a bare Flask view that only reads it, same gunicorn …")
+            with gunicorn_server(tmp, config, args.workers, args.threads, app_spec=FLOOR_APP) as bare:
+                floor_meter = CpuMeter(bare.pids, weed_pid)
+                floor = run_phase("floor", ops, concurrency,
+                                  product_worker(bare.base_url, token, bodies, {}, http), floor_meter)
+            say(f"  {floor.rate:.1f} requests/s")
 
         verification = verify(database_url, app, ops, folios)
         verification.lines.append(f"Background jobs queued in Redis by the product (no worker ran): {queued_jobs()}.")
         report = Report(started=started, ops=ops, concurrency=concurrency,
                         pdf_size=statistics.fmean(len(p) for p in pdfs), server=served.label,
-                        versions=_versions(database_url), product=product, raw=raw, raw_rounds=raws,
+                        versions=_versions(database_url), product=product, raw=raw, raw_rounds=raws, floor=floor,
                         verification=verification, memory=_memory(served, weed_pid),
                         load=f"1-minute load average {load_before:.1f} before the run, "
                              f"{os.getloadavg()[0]:.1f} after it")
@@ -1141,7 +1174,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(text, end="")
     print(f"\n(written to {args.results})")
-    failed = bool(product.errors or any(r.errors for r in raws)) or not verification.ok
+    failed = bool(product.errors or any(r.errors for r in raws) or (floor and floor.errors)) or not verification.ok
     return 1 if failed else 0
 
 

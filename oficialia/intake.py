@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import ObjectStore, StorageError, StoredObject
 from workflows.logbook import append_entry
@@ -185,31 +186,31 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
     try:
         # Everything but the folio first: the folio's row lock is held from next_number to the
         # commit, and every other intake waits for it.
-        filing = Filing(
-            office=settings.office, year=local.year,
-            subject=form.subject, body=form.body, procedure=procedure, department=department,
-            filer=None if (actor is None or on_behalf) else actor,
+        values: dict[str, Any] = dict(
+            office=settings.office, year=local.year, subject=form.subject, body=form.body,
+            procedure_id=procedure.id if procedure else None, department_id=department.id if department else None,
+            filer_id=None if (actor is None or on_behalf) else actor.id,
             filer_name=filer_name, filer_email=filer_email, filer_phone=form.filer_phone,
             filer_kind=form.filer_kind, filer_gender=form.filer_gender, channel=channel,
             status=FilingState.RECEIVED, received_at=received_at,
-            received_by=actor if channel is Channel.WINDOW else None,
+            received_by_id=actor.id if actor is not None and channel is Channel.WINDOW else None,
             physical_annexes=form.physical_annexes,
             due_at=working_calendar(session).add_working_days(
                 received_at, procedure.response_days if procedure else settings.response_days, settings.timezone))
-        filing.documents = [
-            Document(position=n, filename=clean_filename(u.filename, i.extension), content_type=i.content_type,
-                     size=obj.size, pages=i.pages, sha256=obj.sha256, storage_key=obj.key,
-                     storage_version=obj.version_id)
+        documents = [
+            dict(position=n, filename=clean_filename(u.filename, i.extension), content_type=i.content_type,
+                 size=obj.size, pages=i.pages, sha256=obj.sha256, storage_key=obj.key, storage_version=obj.version_id)
             for n, (u, i, obj) in enumerate(zip(uploads, inspected, stored, strict=True), start=1)]
-        with session.no_autoflush:
-            filing.number = next_number(session, settings.office, local.year)
-        filing.folio = format_folio(settings.folio_format, office=settings.office, year=local.year,
-                                    seq=filing.number)
-        filing.tracking_code_hash = hash_code(filing.folio, code)
-        session.add(filing)
-        session.flush()
+        number = next_number(session, settings.office, local.year)
+        folio = format_folio(settings.folio_format, office=settings.office, year=local.year, seq=number)
+        # ORM INSERT … RETURNING: loaded, persistent objects without the unit of work's flush
+        filing = session.scalars(insert(Filing).returning(Filing), [values | {
+            "number": number, "folio": folio, "tracking_code_hash": hash_code(folio, code)}]).one()
+        docs = session.scalars(insert(Document).returning(Document, sort_by_parameter_order=True),
+                               [d | {"filing_id": filing.id} for d in documents]).all() if documents else []
+        set_committed_value(filing, "documents", list(docs))
         append_entry(
-            session, event="received", filing_id=filing.id, filing_folio=filing.folio,
+            session, event="received", filing_id=filing.id, filing_folio=folio,
             actor_id=actor.id if actor else None, actor_label=_actor_label(actor, filer_name),
             department_id=department.id if department else None, public=True, at=received_at,
             data={"channel": channel.value, "text_sha256": _text_digest(form.subject, form.body),
