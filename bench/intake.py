@@ -712,7 +712,8 @@ PROFILE_STAGES = [
     ("  `issue_payment_order` (fees)", "oficialia.intake", "issue_payment_order"),
     ("  `_created_body` (response, inside the transaction)", "oficialia.api", "_created_body"),
     ("  `emit` (webhook deliveries)", "oficialia.intake", "emit"),
-    ("  `after_intake` (notification)", "oficialia.intake", "after_intake"),
+    ("  `receipt_notice` (the filer's e-mail)", "oficialia.intake", "receipt_notice"),
+    ("  `queue_delivery` (Redis, the e-mail's job)", "oficialia.intake", "queue_delivery"),
     ("  `Session.commit` (every commit)", "sqlalchemy.orm", "Session.commit"),
     ("  `enqueue_ocr` (Redis)", "oficialia.dispatch", "RqDispatcher.enqueue_ocr"),
     ("  `enqueue` (Redis, other jobs)", "oficialia.dispatch", "RqDispatcher.enqueue"),
@@ -809,10 +810,8 @@ def profile_intake(app: Flask, token: str, pdfs: Sequence[bytes], *, save: Path 
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
     def post(n: int, pdf: bytes) -> None:
-        response = client.post("/api/v1/filings", headers=headers, content_type="multipart/form-data", data={
-            "subject": f"Perfil {n}", "body": "Solicito la reparación de la luminaria.",
-            "filer_name": f"Persona {n}", "procedure": "SP-ALUMB",
-            "files": (io.BytesIO(pdf), f"perfil-{n}.pdf", "application/pdf")})
+        body, content_type = multipart_body(100_000 + n, pdf)  # the very form the clients send
+        response = client.post("/api/v1/filings", headers=headers, content_type=content_type, data=body)
         if response.status_code != 201:
             raise BenchError(f"profile: HTTP {response.status_code}: {response.get_data()[:300]!r}")
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import ObjectStore, StorageError, StoredObject
 from workflows.logbook import append_entry
-from workflows.notifications import after_intake
+from workflows.notifications import queue_delivery, receipt_notice
 from workflows.routing import working_calendar
 from workflows.states import FilingState
 
@@ -219,6 +219,7 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
         record_received(session, filing, tz=settings.timezone)
         issue_payment_order(session, filing)  # procedures with a fee: the order and its bank reference
         deliveries = emit(session, "filing.received", filing)  # webhooks: written with the filing
+        notice = receipt_notice(session, filing)  # the filer's e-mail, likewise
         if before_commit is not None:
             before_commit(filing, code)
         commit_keeping_state(session)
@@ -233,8 +234,8 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
                 log.exception("OCR of document %s not queued after intake", document.id)
     if deliveries:
         queue_deliveries(deliveries)
-    # the filer's "received" e-mail; a failure to notify never undoes the intake
-    after_intake(session, filing)
+    if notice is not None:
+        queue_delivery(session, [notice.id])
     return Received(filing=filing, tracking_code=code)
 
 

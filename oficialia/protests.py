@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.logbook import append_entry
 from workflows.models import Routing, RoutingKind, RoutingStatus
-from workflows.notifications import after_intake, notify_after_commit, notify_filer
+from workflows.notifications import notify_after_commit, notify_filer, queue_delivery, receipt_notice
 from workflows.routing import ActionRequest, perform_action, working_calendar
 from workflows.states import Action, FilingState
 
@@ -210,11 +210,13 @@ def file_protest(session: DbSession, *, folio: str, code: str, reason: object, t
                      data={"protest_folio": new_folio, "reason": why.value})
         index_filing(session, filing, new=True)
         record_received(session, filing, tz=settings.timezone)
+        notice = receipt_notice(session, filing)  # the filer's "received" e-mail, with the protest
+        notice_ids = [notice.id] if notice is not None else []
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    after_intake(session, filing)  # the filer's "received" e-mail; never undoes the protest
+    queue_delivery(session, notice_ids)
     return ProtestFiled(protest=protest, tracking_code=tracking_code)
 
 

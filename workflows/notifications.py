@@ -284,11 +284,18 @@ def notify_after_commit(session: DbSession, what: str, build: Callable[[], Seque
     return ids
 
 
-def after_intake(session: DbSession, filing: Filing) -> list[int]:
-    """The filer's "received" e-mail, after the intake committed."""
-    return notify_after_commit(session, f"intake {filing.folio}", lambda: [
-        n for n in [notify_filer(session, filing, "received",
-                                 pages=filing.total_pages, documents=len(filing.documents))] if n])
+def receipt_notice(session: DbSession, filing: Filing) -> Notification | None:
+    """The filer's "received" e-mail, written in the intake's own transaction (flushes only), so
+    a filing and its notice are committed together, in one round of statements; the caller
+    queues it after the commit. A template that fails to render is logged and skipped: it never
+    undoes the intake."""
+    if not has_app_context():
+        return None
+    try:
+        return notify_filer(session, filing, "received", pages=filing.total_pages, documents=len(filing.documents))
+    except TemplateError as e:
+        log.error("receipt notice of %s not written: %s", filing.folio, e, exc_info=True)
+        return None
 
 
 def after_action(session: DbSession, filing: Filing, actor: User, request: ActionRequest, *,

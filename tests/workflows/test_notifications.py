@@ -281,6 +281,21 @@ def test_a_broken_template_never_breaks_the_action(app, client, actors, monkeypa
     assert [n.kind for n in outbox(app)] == ["received"]
 
 
+def test_a_broken_template_never_breaks_the_intake(app, client, actors, monkeypatch):
+    """GIVEN the "received" e-mail cannot be rendered, WHEN a petition is filed, THEN it gets its
+    folio all the same and no half-written notice is left (the notice shares the intake's
+    transaction)."""
+    def broken(*args, **kwargs):
+        raise TemplateError("plantilla dañada")
+
+    monkeypatch.setattr(notifications, "render_template", broken)
+
+    folio = file(client, actors["clerk"])["folio"]
+
+    assert folio.startswith("OP-")
+    assert outbox(app) == []
+
+
 def test_cli_sends_what_is_pending(app, client, actors, runner):
     file(client, actors["clerk"])
     result = runner.invoke(args=["notifications", "send"])
