@@ -5,14 +5,16 @@ pool inside the web process (the embedded default). Both run the same job functi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from flask import Flask
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
@@ -51,7 +53,33 @@ class RqDispatcher:
     def __init__(self, redis_url: str, *, job_timeout: int) -> None:
         self.redis = Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=10)
         self.queue = Queue(OCR_QUEUE, connection=self.redis)
+        self.default_queue = Queue("default", connection=self.redis)
         self.job_timeout = job_timeout
+        self._batch = threading.local()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Queue the jobs enqueued in the block (by this thread) in one round trip to Redis, when
+        the block ends without an exception. If Redis is unreachable then, none is queued and
+        the sweeps queue them later (pending OCR, e-mail and webhook deliveries)."""
+        if getattr(self._batch, "pipeline", None) is not None:  # nested: the outer block sends
+            yield
+            return
+        pipeline = self.redis.pipeline()
+        self._batch.pipeline = pipeline
+        try:
+            yield
+        finally:
+            self._batch.pipeline = None
+        try:
+            pipeline.execute()
+        except RedisError:
+            log.warning("%d queued commands not sent: Redis unreachable; the sweeps will queue the jobs",
+                        len(pipeline))
+
+    def _pipeline(self) -> Pipeline | None:
+        pipeline: Pipeline | None = getattr(self._batch, "pipeline", None)
+        return pipeline
 
     def enqueue_ocr(self, document_id: int) -> bool:
         from .jobs import run_ocr
@@ -59,7 +87,8 @@ class RqDispatcher:
         try:
             self.queue.enqueue(run_ocr, document_id, job_id=ocr_job_id(document_id),
                                retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                               job_timeout=self.job_timeout, result_ttl=3600, failure_ttl=7 * 86400)
+                               job_timeout=self.job_timeout, result_ttl=3600, failure_ttl=7 * 86400,
+                               pipeline=self._pipeline())
         except RedisError:
             log.warning("OCR of document %s not queued: Redis unreachable; the sweeper will retry", document_id)
             return False
@@ -67,9 +96,9 @@ class RqDispatcher:
 
     def enqueue(self, func: Callable[..., Any], *args: Any, job_id: str) -> bool:
         try:
-            Queue("default", connection=self.redis).enqueue(
+            self.default_queue.enqueue(
                 func, *args, job_id=job_id, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                result_ttl=3600, failure_ttl=7 * 86400)
+                result_ttl=3600, failure_ttl=7 * 86400, pipeline=self._pipeline())
         except RedisError:
             log.warning("job %s not queued: Redis unreachable", job_id)
             return False
@@ -132,6 +161,12 @@ def _start_maintenance_when_serving(app: Flask) -> None:
                 started.set()
 
     app.before_request(start)
+
+
+def batched(dispatcher: Dispatcher | None) -> contextlib.AbstractContextManager[None]:
+    """The dispatcher's :meth:`RqDispatcher.batch`, or nothing for one that runs jobs itself."""
+    batch = getattr(dispatcher, "batch", None)
+    return batch() if batch is not None else contextlib.nullcontext()
 
 
 def get_dispatcher() -> Dispatcher:

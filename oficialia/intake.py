@@ -32,7 +32,7 @@ from workflows.routing import working_calendar
 from workflows.states import FilingState
 
 from .db import DbSession, commit_keeping_state, utcnow
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, batched
 from .errors import FileTooLarge, Forbidden, InvalidInput, StorageUnavailable
 from .folio import format_folio, next_number
 from .forms import FilingForm, clean_filename
@@ -226,16 +226,17 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
     except BaseException:
         session.rollback()
         raise
-    if dispatcher is not None:
-        for document in filing.documents:
-            try:
-                dispatcher.enqueue_ocr(document.id)
-            except Exception:  # noqa: BLE001 - the filing stands; the sweeper queues what stays pending
-                log.exception("OCR of document %s not queued after intake", document.id)
-    if deliveries:
-        queue_deliveries(deliveries)
-    if notice is not None:
-        queue_delivery(session, [notice.id])
+    with batched(dispatcher):  # the jobs below: one round trip to Redis
+        if dispatcher is not None:
+            for document in filing.documents:
+                try:
+                    dispatcher.enqueue_ocr(document.id)
+                except Exception:  # noqa: BLE001 - the filing stands; the sweeper queues what stays pending
+                    log.exception("OCR of document %s not queued after intake", document.id)
+        if deliveries:
+            queue_deliveries(deliveries)
+        if notice is not None:
+            queue_delivery(session, [notice.id])
     return Received(filing=filing, tracking_code=code)
 
 

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context, render_template
 from jinja2 import TemplateError
 from rq import get_current_job
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from oficialia.db import DbSession, db, utcnow
@@ -211,13 +211,11 @@ def notify(session: DbSession, *, kind: str, to_email: str | None, filing: Filin
     text = render_template(f"workflows/email/{kind}.txt", **values).replace("\r\n", "\n").lstrip()
     first, _, rest = text.partition("\n")
     subject = " ".join(first.split())[:300] or "Aviso de la Oficialía de Partes"
-    notification = Notification(created_at=utcnow(), filing_id=filing.id if filing is not None else None,
-                                to_email=to_email.lower(), to_user_id=to_user.id if to_user else None, kind=kind,
-                                subject=subject, body=rest.strip("\n") + "\n", status=NotificationStatus.PENDING,
-                                attempts=0)
-    session.add(notification)
-    session.flush()
-    return notification
+    # ORM INSERT … RETURNING: a loaded row without a unit-of-work flush (every intake writes one)
+    return session.scalars(insert(Notification).returning(Notification), [{
+        "created_at": utcnow(), "filing_id": filing.id if filing is not None else None, "to_email": to_email.lower(),
+        "to_user_id": to_user.id if to_user else None, "kind": kind, "subject": subject,
+        "body": rest.strip("\n") + "\n", "status": NotificationStatus.PENDING, "attempts": 0}]).one()
 
 
 def notify_filer(session: DbSession, filing: Filing, kind: str, **context: Any) -> Notification | None:
