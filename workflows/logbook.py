@@ -63,8 +63,8 @@ def append_entry(session: DbSession, *, event: str, actor_label: str, actor_id: 
                  filing_id: int | None = None, filing_folio: str | None = None,
                  department_id: int | None = None, public: bool = False,
                  data: dict[str, Any] | None = None, at: datetime | None = None) -> ChainLink:
-    """Append one entry to the chain, in the caller's transaction (which must have flushed the
-    filing it names).
+    """Append one entry to the chain, in the caller's transaction (it flushes what is pending
+    first, so the rows the entry names exist).
 
     Locks the head row until the caller commits, so entries are chained one after another. Two
     statements on PostgreSQL (three on SQLite), in Core: every filing and every action writes
