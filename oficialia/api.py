@@ -44,9 +44,10 @@ from .dispatch import get_dispatcher
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .extensions import get_store, limiter
 from .forms import clean_text, parse_filing_form
-from .intake import IntakeSettings, Upload, receive_filing
+from .intake import IntakeSettings, Received, Upload, receive_filing
 from .models import ApiToken, Channel, Department, Document, Filing, Role, User
 from .openapi import endpoint, validated
+from .payments import PaymentOrder, order_of
 from .tokens import Scope, find_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -100,14 +101,28 @@ def filing_json(f: Filing) -> dict[str, Any]:
     }
 
 
-def _created_body(f: Filing, code: str) -> dict[str, Any]:
+def _created_body(received: Received) -> dict[str, Any]:
+    f, code = received.filing, received.tracking_code
     return {
         "folio": f.folio, "tracking_code": code, "status": f.status.value,
         "received_at": iso(f.received_at),
         "receipt_url": url_for("oficialia.receipt_pdf", folio=f.folio, code=code, _external=True),
         "tracking_url": delivery.tracking_url(current_app.config, f.folio, code),
         "documents": [document_json(d) for d in f.documents],
+        "payment": payment_json(received.payment_order, f.folio, code=code),
     }
+
+
+def payment_json(order: PaymentOrder | None, folio: str, *, code: str | None = None) -> dict[str, Any] | None:
+    """The payment order of a filing with a fee; with the tracking code, the printable order's
+    address (it opens only with the code)."""
+    if order is None:
+        return None
+    return {"amount": f"{order.amount:.2f}", "reference": order.reference,
+            "reference_display": order.reference_display, "status": order.status.value,
+            "status_label": order.status_label, "issued_at": iso(order.issued_at), "paid_at": iso(order.paid_at),
+            "order_url": (url_for("payments.order_public", folio=folio, code=code, _external=True)
+                          if code else None)}
 
 
 @bp.post("/filings")
@@ -140,9 +155,10 @@ def create_filing() -> ResponseReturnValue:
             return idempotency.replay(stored, fingerprint)
     first: dict[str, Any] = {}
 
-    def before_commit(filing: Filing, code: str) -> None:
+    def before_commit(received: Received) -> None:
         # the body is built once, inside the transaction: a replay answers exactly these bytes
-        first["body"] = _created_body(filing, code)
+        filing = received.filing
+        first["body"] = _created_body(received)
         first["location"] = url_for("api.get_filing", folio=filing.folio, _external=True)
         if key is not None:
             idempotency.record(db.session, token_id=token.id, key=key, request_sha256=fingerprint,
@@ -202,6 +218,7 @@ def get_filing(folio: str) -> ResponseReturnValue:
         "documents": [document_json(d) for d in f.documents],
         "routing": [routing_json(r) for r in routings_of(db.session, f)],
         "allowed_actions": [a.value for a in allowed_actions(f.status) if a is not Action.ANSWER],
+        "payment": payment_json(order_of(db.session, f), f.folio),
     }
     if user.role is not Role.CITIZEN:
         entries = db.session.execute(

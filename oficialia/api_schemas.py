@@ -131,6 +131,19 @@ class DocumentOut(Output):
     searchable_url: str | None
 
 
+class PaymentOut(Output):
+    """Orden de pago de derechos de un trámite con costo."""
+
+    amount: str = Field(description="Importe en pesos, con dos decimales.")
+    reference: str = Field(description="Referencia bancaria de 12 dígitos (algoritmo 97).")
+    reference_display: str
+    status: str = Field(description="`pending` o `paid`.")
+    status_label: str
+    issued_at: str | None
+    paid_at: str | None
+    order_url: str | None = Field(description="Orden imprimible; solo al presentar (lleva el código de seguimiento).")
+
+
 class FilingCreated(Output):
     """Escrito recibido: folio, código de seguimiento (se muestra una vez) y acuse."""
 
@@ -141,6 +154,7 @@ class FilingCreated(Output):
     receipt_url: str
     tracking_url: str
     documents: list[DocumentOut]
+    payment: PaymentOut | None = Field(description="Orden de pago, si el trámite tiene costo.")
 
 
 class FilingSummary(Output):
@@ -203,6 +217,7 @@ class FilingDetail(FilingSummary):
     documents: list[DocumentOut]
     routing: list[RoutingOut]
     allowed_actions: list[str]
+    payment: PaymentOut | None = Field(description="Orden de pago, si el trámite tiene costo.")
     logbook: list[LogbookItem] | None = None
 
 

@@ -38,7 +38,7 @@ from .folio import format_folio, next_number
 from .forms import FilingForm, clean_filename
 from .inspection import InspectedFile, UploadLimits, inspect_upload
 from .models import Channel, Department, Document, Filing, Procedure, Role, User
-from .payments import issue_payment_order
+from .payments import PaymentOrder, issue_payment_order
 from .search import index_filing
 from .stats import record_received
 from .tracking import hash_code, new_code
@@ -85,6 +85,8 @@ class Received:
     filing: Filing
     #: shown once to the filer; only its hash is kept
     tracking_code: str
+    #: what the filing owes, for a procedure with a fee
+    payment_order: PaymentOrder | None = None
 
 
 def _channel_for(actor: User | None, requested: Channel | None, default: Channel) -> Channel:
@@ -144,14 +146,14 @@ def _store(session: DbSession, store: ObjectStore, uploads: Sequence[Upload],
 def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, uploads: Sequence[Upload],
                    actor: User | None, settings: IntakeSettings,
                    default_channel: Channel = Channel.WEB, dispatcher: Dispatcher | None = None,
-                   before_commit: Callable[[Filing, str], None] | None = None) -> Received:
+                   before_commit: Callable[[Received], None] | None = None) -> Received:
     """Receive one filing and give it its folio.
 
     :param actor: who is filing: a citizen for themselves, a clerk at the window on someone's
         behalf, an API token's user, or ``None`` for a guest on the portal.
     :param default_channel: the channel when the form names none.
-    :param before_commit: called with the filing and its tracking code inside the transaction,
-        just before the commit (the API records its idempotency key there).
+    :param before_commit: called with what was received inside the transaction, just before
+        the commit (the API builds its answer and records its idempotency key there).
     :raises InvalidInput, RejectedFile, Forbidden: for what the user sent; nothing is kept.
     :raises StorageUnavailable: if the originals could not be stored; nothing is recorded.
 
@@ -217,11 +219,12 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
                   "documents": [{"sha256": d.sha256, "pages": d.pages, "size": d.size} for d in filing.documents]})
         index_filing(session, filing, new=True)
         record_received(session, filing, tz=settings.timezone)
-        issue_payment_order(session, filing)  # procedures with a fee: the order and its bank reference
+        order = issue_payment_order(session, filing)  # procedures with a fee: the order and its bank reference
         deliveries = emit(session, "filing.received", filing)  # webhooks: written with the filing
         notice = receipt_notice(session, filing)  # the filer's e-mail, likewise
+        received = Received(filing=filing, tracking_code=code, payment_order=order)
         if before_commit is not None:
-            before_commit(filing, code)
+            before_commit(received)
         commit_keeping_state(session)
     except BaseException:
         session.rollback()
@@ -237,7 +240,7 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
             queue_deliveries(deliveries)
         if notice is not None:
             queue_delivery(session, [notice.id])
-    return Received(filing=filing, tracking_code=code)
+    return received
 
 
 def _text_digest(subject: str, body: str) -> str:

@@ -96,6 +96,12 @@ def test_a_procedure_with_a_fee_gets_an_order_printed_in_the_acuse(app, client, 
         assert "payment_order_issued" in events
         reference, display = order.reference, order.reference_display
     assert free["folio"] != filed["folio"]
+    # the API's answer carries the order, and its printable copy opens with the tracking code
+    payment = filed["payment"]
+    assert payment["amount"] == "180.00" and payment["reference"] == reference and payment["status"] == "pending"
+    assert payment["reference_display"] == display and payment["paid_at"] is None
+    assert client.get(payment["order_url"].replace("http://oficialia.test", "")).status_code == 200
+    assert free["payment"] is None
     pdf = client.get(filed["receipt_url"].replace("http://oficialia.test", ""))
     assert pdf.status_code == 200
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
@@ -141,6 +147,9 @@ def test_the_filing_waits_for_its_payment_then_proceeds(app, client, runner, cle
         assert told.to_email == "ana@example.mx" and "180.00" in told.body
     page = client.get("/seguimiento", query_string={"folio": filed["folio"], "code": filed["tracking_code"]})
     assert "Pago de derechos acreditado" in page.get_data(as_text=True)
+    record = client.get(f"/api/v1/filings/{filed['folio']}", headers=bearer(clerk_token)).json
+    assert record["payment"]["status"] == "paid" and record["payment"]["paid_at"]
+    assert record["payment"]["order_url"] is None  # the record never carries the tracking code
 
 
 @pytest.mark.db
