@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from workflows.routing import working_calendar
 
 from .db import db, utcnow
-from .errors import InvalidInput, OficialiaError
+from .errors import InvalidInput, NotFound, OficialiaError
 from .extensions import limiter
 from .models import Department, Role, User
 from .openapi import Input, Output, endpoint, validated
@@ -34,6 +34,7 @@ from .turns import (
     book,
     booking_days,
     call_next,
+    cancel_appointment,
     close_turn,
     desk_for,
     email_booking,
@@ -121,7 +122,24 @@ def ticket(turn_id: int, secret: str) -> ResponseReturnValue:
         ahead = db.session.execute(select(func.count(Turn.id)).where(
             Turn.department_id == turn.department_id, Turn.day == turn.day, Turn.status == TurnStatus.WAITING,
             Turn.number < turn.number)).scalar_one()
-    return render_template("turns/ticket.html", turn=turn, qr=_qr_data_uri(url), ahead=ahead)
+    cancellable = (turn.status is TurnStatus.WAITING and turn.slot_at is not None and turn.slot_at > utcnow())
+    return render_template("turns/ticket.html", turn=turn, qr=_qr_data_uri(url), ahead=ahead, secret=secret,
+                           cancellable=cancellable)
+
+
+@bp.post("/turnos/boleto/<int:turn_id>/<secret>/cancelar")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TRACK"])
+def cancel(turn_id: int, secret: str) -> ResponseReturnValue:
+    """The holder of the ticket cancels the appointment; the place goes back to the slot."""
+    try:
+        cancel_appointment(db.session, turn_id, secret, settings=_settings())
+    except NotFound:
+        raise
+    except OficialiaError as e:
+        flash(e.message, "danger")
+    else:
+        flash("Su cita quedó cancelada; el horario queda libre para otra persona.", "success")
+    return redirect(url_for("turns.ticket", turn_id=turn_id, secret=secret))
 
 
 def _staff() -> User:

@@ -356,6 +356,36 @@ def find_ticket(session: DbSession, turn_id: int, secret: str) -> Turn:
     return turn
 
 
+def cancel_appointment(session: DbSession, turn_id: int, secret: str, *, settings: TurnSettings) -> Turn:
+    """The citizen cancels their appointment, with the ticket's secret, before its time; the place
+    goes back to its slot for someone else. Commits.
+
+    :raises NotFound: no such ticket, or the wrong secret.
+    :raises Conflict: not an appointment still waiting, or its time has come.
+    """
+    turn = find_ticket(session, turn_id, secret)
+    now = utcnow()
+    if turn.kind is not TurnKind.APPOINTMENT or turn.slot_at is None or turn.slot_at <= now:
+        raise Conflict("Esta cita ya no puede cancelarse: su hora ya llegó o no es una cita.")
+    turns = Turn.__table__
+    try:
+        # only one of two racing cancellations (or a cancellation and a call) moves the turn
+        moved = session.execute(update(turns).where(turns.c.id == turn.id, turns.c.status == TurnStatus.WAITING)
+                                .values(status=TurnStatus.CANCELLED, closed_at=now).returning(turns.c.id)).first()
+        if moved is None:
+            raise Conflict("Esta cita ya no puede cancelarse: ya fue cancelada o atendida.")
+        slot = turn.slot_at.astimezone(ZoneInfo(settings.tz)).strftime("%H:%M")
+        session.execute(update(TurnCounter).where(
+            TurnCounter.department_id == turn.department_id, TurnCounter.day == turn.day, TurnCounter.slot == slot,
+            TurnCounter.value > 0).values(value=TurnCounter.value - 1))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    session.refresh(turn)
+    return turn
+
+
 def screen(session: DbSession, settings: TurnSettings, department: str | None = None,
            limit: int = 8) -> list[Turn]:
     """The latest calls of today, newest first (the turn screen)."""

@@ -45,7 +45,7 @@ def desk(app, demo) -> dict[str, Any]:
         from oficialia.turns import desk_for
 
         places = free_places(db.session, desk_for(db.session, "OBRAS"), today, settings, utcnow())
-        return {"today": today, "slot": next(iter(places)), "settings": settings}
+        return {"today": today, "slot": next(iter(places)), "slots": list(places), "settings": settings}
 
 
 def test_racing_for_the_last_places_exactly_the_capacity_gets_them(app, desk):
@@ -110,6 +110,46 @@ def test_booking_on_the_web_gives_a_qr_ticket(app, client, desk):
     bad = client.post("/turnos/cita", data={"department": "SP", "day": day, "slot": desk["slot"], "name": "X"},
                       follow_redirects=True)
     assert "no da citas" in bad.get_data(as_text=True)
+
+
+def test_the_citizen_cancels_and_the_place_goes_back(app, client, desk):
+    """GIVEN a booked appointment, WHEN its holder cancels it from the ticket page, THEN it is
+    cancelled, its place is free again, and a second cancellation or a wrong secret changes nothing."""
+    day = desk["today"].isoformat()
+    later = sorted(desk["slots"])[-1]  # the last slot of the day: still ahead
+    booked = client.post("/turnos/cita", data={"department": "OBRAS", "day": day, "slot": later, "name": "Ana Ruiz"})
+    ticket = booked.location
+    assert "Cancelar mi cita" in client.get(ticket).get_data(as_text=True)
+    with app.app_context():
+        from oficialia.turns import desk_for
+
+        assert free_places(db.session, desk_for(db.session, "OBRAS"), desk["today"], desk["settings"],
+                           utcnow())[later] == 2
+
+    assert client.post(ticket.rsplit("/", 1)[0] + "/otro/cancelar").status_code == 404
+    done = client.post(ticket + "/cancelar", follow_redirects=True).get_data(as_text=True)
+
+    assert "Su cita quedó cancelada" in done and "Cancelado" in done and "Cancelar mi cita" not in done
+    again = client.post(ticket + "/cancelar", follow_redirects=True).get_data(as_text=True)
+    assert "ya fue cancelada" in again
+    with app.app_context():
+        from oficialia.turns import desk_for
+
+        assert free_places(db.session, desk_for(db.session, "OBRAS"), desk["today"], desk["settings"],
+                           utcnow())[later] == 3
+        turn = db.session.execute(select(Turn)).scalar_one()
+        assert turn.status is TurnStatus.CANCELLED and turn.closed_at is not None
+
+
+def test_an_appointment_whose_time_came_cannot_be_cancelled(app, client, desk):
+    booked = client.post("/turnos/cita", data={"department": "OBRAS", "day": desk["today"].isoformat(),
+                                               "slot": desk["slot"], "name": "Ana Ruiz"})
+    with app.app_context():
+        turn = db.session.execute(select(Turn)).scalar_one()
+        turn.slot_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    page = client.post(booked.location + "/cancelar", follow_redirects=True).get_data(as_text=True)
+    assert "ya no puede cancelarse" in page and "En espera" in page
 
 
 def test_staff_call_next_the_screen_shows_it_and_no_shows_expire(app, client, desk, make_user, login):
