@@ -235,8 +235,8 @@ def _markup(text: str, *, multiline: bool = False) -> str:
     return html.escape(" ".join(folded.split()), quote=False)
 
 
-def _qr_image(url: str) -> Image:
-    """The QR code that opens the tracking page, as a PNG image flowable."""
+def qr_png(url: str, pixels_per_module: int = _QR_PIXELS_PER_MODULE) -> bytes:
+    """A QR code of ``url`` as a grayscale PNG, for the acuse and for web pages (turn tickets)."""
     # A two-module margin of its own plus the white panel around it give the quiet zone a scanner needs.
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
     qr.add_data(url)
@@ -247,12 +247,16 @@ def _qr_image(url: str) -> Image:
     # is scaled to a block of pixels so that viewers which smooth images still print sharp edges.
     pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
     image = PILImage.frombytes("L", (modules, modules), pixels).resize(
-        (modules * _QR_PIXELS_PER_MODULE, modules * _QR_PIXELS_PER_MODULE), PILImage.Resampling.NEAREST
+        (modules * pixels_per_module, modules * pixels_per_module), PILImage.Resampling.NEAREST
     )
     png = io.BytesIO()
     image.save(png, format="PNG")
-    png.seek(0)
-    return Image(png, width=_QR_SIZE, height=_QR_SIZE)
+    return png.getvalue()
+
+
+def _qr_image(url: str) -> Image:
+    """The QR code that opens the tracking page, as a PNG image flowable."""
+    return Image(io.BytesIO(qr_png(url)), width=_QR_SIZE, height=_QR_SIZE)
 
 
 def _header(data: ReceiptData, width: float) -> Table:

@@ -4,19 +4,15 @@ turn screen (polled by static/turns-screen.js), and ``flask --app app turns …`
 from __future__ import annotations
 
 import base64
-import io
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-import qrcode
-import qrcode.constants
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.cli import AppGroup
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from PIL import Image as PILImage
 from pydantic import Field
 from sqlalchemy import func, select
 
@@ -27,6 +23,7 @@ from .errors import InvalidInput, NotFound, OficialiaError
 from .extensions import limiter
 from .models import Department, Role, User
 from .openapi import Input, Output, endpoint, validated
+from .receipts import qr_png
 from .turns import (
     Turn,
     TurnSettings,
@@ -99,16 +96,7 @@ def booking() -> ResponseReturnValue:
 
 
 def _qr_data_uri(url: str) -> str:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
-    qr.add_data(url)
-    qr.make(fit=True)
-    matrix = qr.get_matrix()
-    size = len(matrix)
-    pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
-    image = PILImage.frombytes("L", (size, size), pixels).resize((size * 6, size * 6), PILImage.Resampling.NEAREST)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(qr_png(url)).decode()
 
 
 @bp.get("/turnos/boleto/<int:turn_id>/<secret>")

@@ -382,8 +382,7 @@ def cancel_appointment(session: DbSession, turn_id: int, secret: str, *, setting
     except BaseException:
         session.rollback()
         raise
-    session.refresh(turn)
-    return turn
+    return turn  # expired by the commit: read afresh when used
 
 
 def screen(session: DbSession, settings: TurnSettings, department: str | None = None,
