@@ -13,6 +13,7 @@ from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import storage
 from firma import FirmaError
 from oficialia import config as config_module
 from oficialia.db import db
@@ -78,6 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from workflows import views as workflow_views
 
     init_dispatcher(app)
+    _preload(app)
     openapi.bound_int_ids(app)  # before any route: ids beyond the database's range are 404
     app.register_blueprint(views.bp)
     app.register_blueprint(views.vendor_bp)
@@ -119,6 +121,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     _security_headers(app)
     return app
+
+
+def _preload(app: Flask) -> None:
+    """Import now what the first filing would otherwise import, in every server worker: the
+    storage backend and, with a job queue, the job functions it names."""
+    storage.load_backend(str(app.config["STORAGE_URL"]))
+    if app.config.get("REDIS_URL"):
+        import oficialia.jobs  # noqa: F401
 
 
 def _sqlite_locking(engine: Any) -> None:

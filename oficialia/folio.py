@@ -8,12 +8,19 @@ rolls its increment back with everything else, so no number is skipped.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .db import DbSession
 from .models import FolioCounter
+
+_COUNTERS = FolioCounter.__table__  # Core: nothing in the session to keep in step
+#: built once: every intake runs it
+_TAKE = (update(_COUNTERS)
+         .where(_COUNTERS.c.office == bindparam("of_office"), _COUNTERS.c.year == bindparam("of_year"))
+         .values(value=_COUNTERS.c.value + 1)
+         .returning(_COUNTERS.c.value))
 
 
 def next_number(session: DbSession, office: str, year: int) -> int:
@@ -21,12 +28,8 @@ def next_number(session: DbSession, office: str, year: int) -> int:
 
     :returns: 1 for the first filing of the year, then 2, 3, …
     """
-    counters = FolioCounter.__table__  # Core: nothing in the session to keep in step
-    stmt = (update(counters)
-            .where(counters.c.office == office, counters.c.year == year)
-            .values(value=counters.c.value + 1)
-            .returning(counters.c.value))
-    value = session.execute(stmt).scalar_one_or_none()
+    key = {"of_office": office, "of_year": year}
+    value = session.execute(_TAKE, key).scalar_one_or_none()
     if value is not None:
         return int(value)
     # First filing of the year: create the row (a concurrent creator may win), then take it.
@@ -34,7 +37,7 @@ def next_number(session: DbSession, office: str, year: int) -> int:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(FolioCounter).values(office=office, year=year, value=0)
                     .on_conflict_do_nothing())
-    return int(session.execute(stmt).scalar_one())
+    return int(session.execute(_TAKE, key).scalar_one())
 
 
 def format_folio(fmt: str, *, office: str, year: int, seq: int) -> str:

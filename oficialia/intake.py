@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -31,7 +31,7 @@ from workflows.notifications import queue_delivery, receipt_notice
 from workflows.routing import working_calendar
 from workflows.states import FilingState
 
-from .db import DbSession, commit_keeping_state, utcnow
+from .db import DbSession, commit_keeping_state, insert_loaded, utcnow
 from .dispatch import Dispatcher, batched
 from .errors import FileTooLarge, Forbidden, InvalidInput, StorageUnavailable
 from .folio import format_folio, next_number
@@ -96,19 +96,21 @@ def _channel_for(actor: User | None, requested: Channel | None, default: Channel
     return channel
 
 
+_PROCEDURE = (select(Procedure).options(joinedload(Procedure.department))
+              .where(Procedure.code == bindparam("code"), Procedure.active.is_(True)))
+_DEPARTMENT = select(Department).where(Department.code == bindparam("code"), Department.active.is_(True))
+#: which of some SHA-256 values a document already has
+_KNOWN_DIGESTS = select(Document.sha256).where(Document.sha256.in_(bindparam("digests", expanding=True))).distinct()
+
+
 def _resolve(session: DbSession, form: FilingForm) -> tuple[Procedure | None, Department | None]:
     procedure = department = None
     if form.procedure:
-        procedure = session.execute(
-            select(Procedure).options(joinedload(Procedure.department))
-            .where(Procedure.code == form.procedure, Procedure.active.is_(True))
-        ).scalar_one_or_none()
+        procedure = session.execute(_PROCEDURE, {"code": form.procedure}).scalar_one_or_none()
         if procedure is None:
             raise InvalidInput(f"No existe el trámite «{form.procedure}» en el catálogo.", field="procedure")
     if form.department:
-        department = session.execute(
-            select(Department).where(Department.code == form.department, Department.active.is_(True))
-        ).scalar_one_or_none()
+        department = session.execute(_DEPARTMENT, {"code": form.department}).scalar_one_or_none()
         if department is None:
             raise InvalidInput(f"No existe el área «{form.department}».", field="department")
     if department is None and procedure is not None:
@@ -135,7 +137,7 @@ def _store(session: DbSession, store: ObjectStore, uploads: Sequence[Upload],
     """Store the originals. Content some document already has is looked up in storage (and its
     retention extended); anything else is written without a look, one round trip less."""
     digests = [hashlib.sha256(u.data).hexdigest() for u in uploads]
-    known = set(session.execute(select(Document.sha256).where(Document.sha256.in_(set(digests)))).scalars())
+    known = set(session.execute(_KNOWN_DIGESTS, {"digests": sorted(set(digests))}).scalars())
     try:
         return [store.put(u.data, content_type=i.content_type, unseen=d not in known)
                 for u, i, d in zip(uploads, inspected, digests, strict=True)]
@@ -205,12 +207,11 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
             for n, (u, i, obj) in enumerate(zip(uploads, inspected, stored, strict=True), start=1)]
         number = next_number(session, settings.office, local.year)
         folio = format_folio(settings.folio_format, office=settings.office, year=local.year, seq=number)
-        # ORM INSERT … RETURNING: loaded, persistent objects without the unit of work's flush
-        filing = session.scalars(insert(Filing).returning(Filing), [values | {
-            "number": number, "folio": folio, "tracking_code_hash": hash_code(folio, code)}]).one()
-        docs = session.scalars(insert(Document).returning(Document, sort_by_parameter_order=True),
-                               [d | {"filing_id": filing.id} for d in documents]).all() if documents else []
-        set_committed_value(filing, "documents", list(docs))
+        # INSERT … RETURNING id: loaded, persistent objects without the unit of work's flush
+        [filing] = insert_loaded(session, Filing, [values | {
+            "number": number, "folio": folio, "tracking_code_hash": hash_code(folio, code)}])
+        docs = insert_loaded(session, Document, [d | {"filing_id": filing.id} for d in documents])
+        set_committed_value(filing, "documents", docs)
         append_entry(
             session, event="received", filing_id=filing.id, filing_folio=folio,
             actor_id=actor.id if actor else None, actor_label=_actor_label(actor, filer_name),

@@ -41,6 +41,11 @@ def compose_content(filing: Filing) -> str:
     return "\n".join(p for p in parts if p)
 
 
+_INSERT_SEARCH = insert(FilingSearch.__table__)
+_DELETE_FTS = text("DELETE FROM filing_fts WHERE rowid = :id")
+_INSERT_FTS = text("INSERT INTO filing_fts (rowid, content) VALUES (:id, :content)")
+
+
 def index_filing(session: DbSession, filing: Filing, *, new: bool = False) -> None:
     """(Re)write the search row of ``filing`` in the caller's transaction (flushes only).
 
@@ -49,7 +54,7 @@ def index_filing(session: DbSession, filing: Filing, *, new: bool = False) -> No
     """
     if new:
         content = "\n".join(p for p in (filing.subject, filing.body) if p)
-        session.execute(insert(FilingSearch.__table__), {"filing_id": filing.id, "content": content})
+        session.execute(_INSERT_SEARCH, {"filing_id": filing.id, "content": content})
     else:
         content = compose_content(filing)
         row = session.get(FilingSearch, filing.id)
@@ -59,9 +64,8 @@ def index_filing(session: DbSession, filing: Filing, *, new: bool = False) -> No
             row.content = content
         session.flush()
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("DELETE FROM filing_fts WHERE rowid = :id"), {"id": filing.id})
-        session.execute(text("INSERT INTO filing_fts (rowid, content) VALUES (:id, :content)"),
-                        {"id": filing.id, "content": content})
+        session.execute(_DELETE_FTS, {"id": filing.id})
+        session.execute(_INSERT_FTS, {"id": filing.id, "content": content})
 
 
 def _words(query: str) -> list[str]:

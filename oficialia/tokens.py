@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from . import auth
@@ -119,12 +119,16 @@ def issue_token(session: DbSession, user: User, *, name: str, scopes: Sequence[s
     return row, token
 
 
+#: built once: every API request runs it
+_LIVE_TOKEN = select(ApiToken).options(joinedload(ApiToken.user)).where(
+    ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
+
+
 def find_token(session: DbSession, token: str, *, touch: bool = True) -> ApiToken | None:
     """The live token row of an active user, or None; records its last use (once a minute)."""
     if not token.startswith(auth.TOKEN_PREFIX):
         return None
-    row = session.execute(select(ApiToken).options(joinedload(ApiToken.user)).where(
-        ApiToken.token_hash == auth._token_digest(token), ApiToken.revoked_at.is_(None))).scalar_one_or_none()
+    row = session.execute(_LIVE_TOKEN, {"digest": auth._token_digest(token)}).scalar_one_or_none()
     if row is None or not row.user.active:
         return None
     now = utcnow()

@@ -40,7 +40,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import DbSession, UTCDateTime, db, str_enum, utcnow
+from .db import DbSession, UTCDateTime, db, insert_loaded, str_enum, utcnow
 from .errors import InvalidInput, NotFound
 from .models import Filing, User
 
@@ -197,21 +197,21 @@ def event_payload(event: str, filing: Filing, uid: str) -> dict[str, Any]:
         "department": filing.department.code if filing.department else None}}
 
 
+_SUBSCRIPTIONS = WebhookSubscription.__table__
+#: plain rows, built once: every intake asks, and most find none
+_ACTIVE_SUBSCRIPTIONS = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.events).where(_SUBSCRIPTIONS.c.active.is_(True))
+
+
 def emit(session: DbSession, event: str, filing: Filing) -> list[int]:
-    """Write one delivery per active subscription to ``event`` (flushes only)."""
-    subs = session.execute(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))).scalars().all()
-    ids: list[int] = []
-    for sub in subs:
-        if event not in sub.event_list:
-            continue
-        uid = str(uuid.uuid4())
-        delivery = WebhookDelivery(uid=uid, subscription=sub, event=event, filing_id=filing.id,
-                                   payload=json.dumps(event_payload(event, filing, uid), ensure_ascii=False),
-                                   status=DeliveryStatus.PENDING, next_attempt_at=utcnow())
-        session.add(delivery)
-        session.flush()
-        ids.append(delivery.id)
-    return ids
+    """Write one delivery per active subscription to ``event``, in one statement (no flush)."""
+    rows = []
+    for subscription_id, events in session.execute(_ACTIVE_SUBSCRIPTIONS).all():
+        if event in events.split():
+            uid = str(uuid.uuid4())
+            rows.append({"uid": uid, "subscription_id": subscription_id, "event": event, "filing_id": filing.id,
+                         "payload": json.dumps(event_payload(event, filing, uid), ensure_ascii=False),
+                         "status": DeliveryStatus.PENDING, "next_attempt_at": utcnow()})
+    return [delivery.id for delivery in insert_loaded(session, WebhookDelivery, rows)]
 
 
 def emit_after_commit(session: DbSession, event: str, filing: Filing) -> list[int]:

@@ -37,6 +37,13 @@ __all__ = [
 _TRUE = {"1", "true", "yes", "on"}
 
 
+def load_backend(url: str) -> None:
+    """Import the backend module a storage URL names, without connecting: a server imports it
+    at start-up rather than in its workers' first requests (the S3 SDK takes a third of a second)."""
+    if urlsplit(url).scheme.lower() in ("s3", "minio"):
+        from . import minio_store  # noqa: F401
+
+
 def open_store(url: str, *, retention_days: int = 3650,
                retention_mode: str = "COMPLIANCE") -> ObjectStore:
     """Build the store a URL names.

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context, render_template
+from flask import current_app, has_app_context
 from jinja2 import TemplateError
 from rq import get_current_job
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from oficialia.db import DbSession, db, utcnow
+from oficialia.db import DbSession, db, insert_loaded, utcnow
 from oficialia.models import Department, Filing, Role, User
 
 from .errors import WorkflowError
@@ -208,14 +208,22 @@ def notify(session: DbSession, *, kind: str, to_email: str | None, filing: Filin
     if to_email is None or not _valid_address(to_email):
         return None
     values = (filing_context(filing) if filing is not None else {}) | context
-    text = render_template(f"workflows/email/{kind}.txt", **values).replace("\r\n", "\n").lstrip()
+    text = render_email(kind, values)
     first, _, rest = text.partition("\n")
     subject = " ".join(first.split())[:300] or "Aviso de la Oficialía de Partes"
-    # ORM INSERT … RETURNING: a loaded row without a unit-of-work flush (every intake writes one)
-    return session.scalars(insert(Notification).returning(Notification), [{
+    # INSERT … RETURNING id: a loaded row without a unit-of-work flush (every intake writes one)
+    [notification] = insert_loaded(session, Notification, [{
         "created_at": utcnow(), "filing_id": filing.id if filing is not None else None, "to_email": to_email.lower(),
         "to_user_id": to_user.id if to_user else None, "kind": kind, "subject": subject,
-        "body": rest.strip("\n") + "\n", "status": NotificationStatus.PENDING, "attempts": 0}]).one()
+        "body": rest.strip("\n") + "\n", "status": NotificationStatus.PENDING, "attempts": 0}])
+    return notification
+
+
+def render_email(kind: str, values: dict[str, Any]) -> str:
+    """The e-mail's text, from the app's templates but without the pages' context processors:
+    an e-mail uses only what it is given; a request's user, menus and counters are not its own."""
+    text = current_app.jinja_env.get_template(f"workflows/email/{kind}.txt").render(values)
+    return text.replace("\r\n", "\n").lstrip()
 
 
 def notify_filer(session: DbSession, filing: Filing, kind: str, **context: Any) -> Notification | None:

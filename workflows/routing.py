@@ -133,9 +133,12 @@ def parse_action(data: Mapping[str, Any]) -> ActionRequest:
                          note=note, due_days=due_days)
 
 
+_HOLIDAYS = select(Holiday.__table__.c.day, Holiday.__table__.c.name, Holiday.__table__.c.working)
+
+
 def working_calendar(session: DbSession) -> WorkingCalendar:
     """The official rest days plus the administration's own (``holidays`` table)."""
-    rows = session.execute(select(Holiday.day, Holiday.name, Holiday.working)).all()  # plain rows: every intake
+    rows = session.execute(_HOLIDAYS).all()  # plain rows, a statement built once: every intake
     return WorkingCalendar({day: name for day, name, working in rows if not working},
                            removed_days=[day for day, _name, working in rows if working])
 

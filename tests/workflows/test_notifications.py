@@ -276,7 +276,7 @@ def test_a_broken_template_never_breaks_the_action(app, client, actors, monkeypa
     def broken(*args, **kwargs):
         raise TemplateError("plantilla dañada")
 
-    monkeypatch.setattr(notifications, "render_template", broken)
+    monkeypatch.setattr(notifications, "render_email", broken)
     assert act(client, actors["clerk"], folio, action="route", department="OBRAS")["status"] == "routed"
     assert [n.kind for n in outbox(app)] == ["received"]
 
@@ -288,7 +288,7 @@ def test_a_broken_template_never_breaks_the_intake(app, client, actors, monkeypa
     def broken(*args, **kwargs):
         raise TemplateError("plantilla dañada")
 
-    monkeypatch.setattr(notifications, "render_template", broken)
+    monkeypatch.setattr(notifications, "render_email", broken)
 
     folio = file(client, actors["clerk"])["folio"]
 
