@@ -92,20 +92,25 @@ def _upsert(session: DbSession, model: Any, rows: Sequence[Mapping[str, Any]], c
     """
     if not rows:
         return
-    session.execute(_upsert_statement(model.__table__, tuple(rows[0]), tuple(counters)), list(rows))
+    columns = tuple(rows[0])
+    session.execute(_upsert_statement(model.__table__, columns, tuple(counters), len(rows)),
+                    {f"{c}_{n}": row[c] for n, row in enumerate(rows) for c in columns})
 
 
-@functools.lru_cache(maxsize=64)
-def _upsert_statement(table: Table, columns: tuple[str, ...], counters: tuple[str, ...]) -> TextClause:
-    """``INSERT … ON CONFLICT (key) DO UPDATE`` naming only ``columns`` (same text on PostgreSQL
-    and SQLite), built once: it runs in every intake, where an ORM insert would fill all the
-    histogram columns and compile the statement anew each time."""
+@functools.lru_cache(maxsize=128)
+def _upsert_statement(table: Table, columns: tuple[str, ...], counters: tuple[str, ...], count: int) -> TextClause:
+    """``INSERT … VALUES (…), (…) ON CONFLICT (key) DO UPDATE`` for ``count`` rows naming only
+    ``columns`` (parameters ``<column>_<row>``; the same text on PostgreSQL and SQLite), built
+    once: it runs in every intake, where an ORM insert would fill all the histogram columns and
+    compile anew, and one statement per row would cost a round trip each. The rows' keys must
+    differ (one statement may not update a row twice); the dimensions of a filing do."""
     keys = ", ".join(c.name for c in table.primary_key.columns)
     updates = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in counters)
+    values = ", ".join("(" + ", ".join(f":{c}_{n}" for c in columns) + ")" for n in range(count))
     return text(
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(f':{c}' for c in columns)}) "  # noqa: S608
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values} "  # noqa: S608
         f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
-    ).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    ).bindparams(*(bindparam(f"{c}_{n}", type_=table.c[c].type) for n in range(count) for c in columns))
 
 
 def _key(day: date, department_id: int | None, procedure_id: int | None, dim: str, value: str) -> dict[str, Any]:
