@@ -501,8 +501,12 @@ Worker = Callable[[int], None]
 
 
 def run_phase(name: str, ops: int, concurrency: int,
-              worker: Callable[[], contextlib.AbstractContextManager[Worker]], meter: CpuMeter) -> Phase:
+              worker: Callable[[], contextlib.AbstractContextManager[Worker]], meter: CpuMeter,
+              pace: float | None = None) -> Phase:
     """Run ``ops`` operations on ``concurrency`` threads and time them.
+
+    With ``pace`` (operations per second) operation *n* starts no sooner than *n / pace*
+    seconds after the start: the same work at another path's rate, for its CPU per operation.
 
     Each thread sets up its worker (connections…) before the clock starts, then takes the next
     operation number until none is left. The clock and the CPU meter are read when the last
@@ -536,6 +540,8 @@ def run_phase(name: str, ops: int, concurrency: int,
                         n = next(numbers)
                     if n >= ops:
                         break
+                    if pace:
+                        time.sleep(max(0.0, marks["start"][0] + n / pace - time.perf_counter()))
                     began = time.perf_counter()
                     try:
                         op(n)
@@ -902,6 +908,8 @@ class Report:
     load: str
     #: the same POSTs to a bare Flask view under the same server (gunicorn only)
     floor: Phase | None = None
+    #: the raw work again, at the product's rate
+    paced: Phase | None = None
     profile: list[str] = field(default_factory=list)
 
     @property
@@ -912,6 +920,17 @@ class Report:
     def cpu_ratio(self) -> float:
         raw = self.raw.cpu_ms("ours")
         return self.product.cpu_ms("ours") / raw if raw else math.inf
+
+    def _paced_lines(self) -> list[str]:
+        """What pacing tells: the S3 server's CPU per put depends on how often puts arrive."""
+        paced = self.paced
+        if paced is None or not paced.done:
+            return []
+        return [f"Paced: the raw work again, started at the product's rate. SeaweedFS then spends "
+                f"{paced.cpu_ms('s3'):.1f} ms of CPU per put instead of {self.raw.cpu_ms('s3'):.1f} at full speed "
+                f"(the same puts, only further apart, cost it more); the product's SeaweedFS column is "
+                f"{self.product.cpu_ms('s3'):.1f}. It is the pace, not the product, that costs the S3 server "
+                f"more CPU, which on this shared machine the product's server then lacks.", ""]
 
     def _floor_lines(self, product_ms: float, raw_ms: float) -> list[str]:
         """What the floor tells: how much of a filing any Flask view pays for receiving it."""
@@ -986,8 +1005,11 @@ class Report:
             "|---|---|---|---|---|---|---|---|---|",
             cpu_row("Product", product),
             cpu_row("Raw", raw),
+            *([cpu_row(f"Raw, paced at {self.paced.ops / self.paced.wall:.0f} ops/s", self.paced)]
+              if self.paced else []),
             *([cpu_row("Floor", self.floor)] if self.floor else []),
             "",
+            *self._paced_lines(),
             *self._floor_lines(ms(product), ms(raw)),
             *self.verification.lines,
             "",
@@ -1148,6 +1170,9 @@ def run(args: argparse.Namespace) -> int:
             raws.append(run_phase("raw", ops, concurrency, raw_worker(database_url, s3, RAW_BUCKET, pdfs), meter))
             say(f"  {raws[-1].rate:.1f} ops/s")
         raw = sorted(raws, key=lambda p: p.rate)[len(raws) // 2]
+        say(f"Raw, paced at the product's {product.rate:.1f} ops/s (for its CPU per operation) …")
+        paced = run_phase("raw-paced", ops, concurrency, raw_worker(database_url, s3, RAW_BUCKET, pdfs), meter,
+                          pace=product.rate) if product.rate else None
         floor = None
         if args.server == "gunicorn":
             say(f"Floor: {ops} × the same POST to a bare Flask view that only reads it, same gunicorn …")
@@ -1162,6 +1187,7 @@ def run(args: argparse.Namespace) -> int:
         report = Report(started=started, ops=ops, concurrency=concurrency,
                         pdf_size=statistics.fmean(len(p) for p in pdfs), server=served.label,
                         versions=_versions(database_url), product=product, raw=raw, raw_rounds=raws, floor=floor,
+                        paced=paced,
                         verification=verification, memory=_memory(served, weed_pid),
                         load=f"1-minute load average {load_before:.1f} before the run, "
                              f"{os.getloadavg()[0]:.1f} after it")
