@@ -203,7 +203,7 @@ _ACTIVE_SUBSCRIPTIONS = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.events).whe
 
 
 def emit(session: DbSession, event: str, filing: Filing) -> list[int]:
-    """Write one delivery per active subscription to ``event``, in one statement (no flush)."""
+    """Write one delivery per active subscription to ``event``, all in one statement."""
     rows = []
     for subscription_id, events in session.execute(_ACTIVE_SUBSCRIPTIONS).all():
         if event in events.split():
