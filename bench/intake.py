@@ -15,6 +15,8 @@ on the server named by ``OFICIALIA_TEST_DATABASE``, never the tests' database), 
 in a temporary folder, its own instance folder. The product is served by gunicorn (gthread), as
 in production, or with ``--server werkzeug`` by Werkzeug's threaded server inside this process
 (the clients then share its GIL). The PDFs and the multipart bodies are built before timing.
+The product's filings are timed in rounds that alternate with the raw path's, so a drift of the
+machine's speed weighs on both alike.
 The product queues its background jobs (OCR) in Redis, as in production, and no worker runs:
 OCR is not part of intake. Results go to ``bench/results/intake.md`` and to stdout, with a
 breakdown of single filings through the Flask test client (``--profile K``: K filings with stage
@@ -473,6 +475,15 @@ class Phase:
     #: CPU seconds by part: bench, server, s3, postgres, machine (everything, all cores)
     cpu: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def combine(cls, rounds: Sequence[Phase]) -> Phase:
+        """The rounds as one phase: their operations, wall times and CPU added up."""
+        return cls(rounds[0].name, sum(r.ops for r in rounds), rounds[0].concurrency,
+                   wall=sum(r.wall for r in rounds),
+                   latencies=sorted(itertools.chain.from_iterable(r.latencies for r in rounds)),
+                   errors=[e for r in rounds for e in r.errors],
+                   cpu={k: sum(r.cpu[k] for r in rounds) for k in rounds[0].cpu})
+
     @property
     def done(self) -> int:
         return len(self.latencies)
@@ -500,13 +511,20 @@ class Phase:
 Worker = Callable[[int], None]
 
 
+def _split(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` sizes that differ by one at most, none empty."""
+    parts = min(parts, total)
+    return [total // parts + (1 if k < total % parts else 0) for k in range(parts)]
+
+
 def run_phase(name: str, ops: int, concurrency: int,
               worker: Callable[[], contextlib.AbstractContextManager[Worker]], meter: CpuMeter,
-              pace: float | None = None) -> Phase:
+              pace: float | None = None, first: int = 0) -> Phase:
     """Run ``ops`` operations on ``concurrency`` threads and time them.
 
-    With ``pace`` (operations per second) operation *n* starts no sooner than *n / pace*
-    seconds after the start: the same work at another path's rate, for its CPU per operation.
+    The operations are numbered ``first`` … ``first + ops - 1``. With ``pace`` (operations per
+    second) the *k*-th starts no sooner than *k / pace* seconds after the start: the same work at
+    another path's rate, for its CPU per operation.
 
     Each thread sets up its worker (connections…) before the clock starts, then takes the next
     operation number until none is left. The clock and the CPU meter are read when the last
@@ -515,7 +533,7 @@ def run_phase(name: str, ops: int, concurrency: int,
     retried; after :data:`MAX_ERRORS` failures every thread stops.
     """
     phase = Phase(name, ops, concurrency)
-    numbers = itertools.count()
+    numbers = itertools.count(first)
     lock = threading.Lock()
     stop = threading.Event()
     marks: dict[str, tuple[float, dict[str, float]]] = {}
@@ -538,10 +556,10 @@ def run_phase(name: str, ops: int, concurrency: int,
                 while not stop.is_set():
                     with lock:
                         n = next(numbers)
-                    if n >= ops:
+                    if n >= first + ops:
                         break
                     if pace:
-                        time.sleep(max(0.0, marks["start"][0] + n / pace - time.perf_counter()))
+                        time.sleep(max(0.0, marks["start"][0] + (n - first) / pace - time.perf_counter()))
                     began = time.perf_counter()
                     try:
                         op(n)
@@ -899,8 +917,9 @@ class Report:
     server: str
     versions: str
     product: Phase
-    #: the median round of the raw path, and every round
+    #: each path's rounds, alternating, and each path's rounds combined
     raw: Phase
+    product_rounds: list[Phase]
     raw_rounds: list[Phase]
     verification: Verification
     memory: str
@@ -983,9 +1002,10 @@ class Report:
             "",
             "| Path | done | ops/s | ms per op (wall / N) | p50 ms | p95 ms | errors |",
             "|---|---|---|---|---|---|---|",
-            row("Product: `POST /api/v1/filings`", product),
-            row(f"Raw: SHA-256 + `put_object` + INSERT/COMMIT (median of {len(self.raw_rounds)} rounds: "
-                + ", ".join(f"{r.rate:.0f}" for r in self.raw_rounds) + " ops/s)", raw),
+            row(f"Product: `POST /api/v1/filings` ({len(self.product_rounds)} rounds: "
+                + ", ".join(f"{r.rate:.0f}" for r in self.product_rounds) + " filings/s)", product),
+            row(f"Raw: SHA-256 + `put_object` + INSERT/COMMIT ({len(self.raw_rounds)} rounds, each after the "
+                "product's: " + ", ".join(f"{r.rate:.0f}" for r in self.raw_rounds) + " ops/s)", raw),
             *([row("Floor: the same POST to a bare Flask view that only reads it (`bench/floor.py`)", self.floor)]
               if self.floor else []),
             "",
@@ -995,6 +1015,10 @@ class Report:
             f"| product time per filing ≤ {TARGET_RATIO:.0f}x raw | {self.ratio:.2f}x "
             f"({ms(product):.1f} ms vs {ms(raw):.1f} ms) "
             f"| {'met' if ratio_ok else 'MISSED'} |",
+            "",
+            "Product / raw, round by round: " + ", ".join(
+                f"{r.rate / p.rate:.2f}x" for p, r in zip(self.product_rounds, self.raw_rounds, strict=True)
+                if p.rate) + ".",
             "",
             f"CPU ms per operation: {bench_part}, server processes, SeaweedFS, PostgreSQL backends of "
             f"`{BENCH_DATABASE}`, their sum; other = kernel, shared PostgreSQL processes and any other load "
@@ -1015,7 +1039,7 @@ class Report:
             "",
             f"Peak RSS: {self.memory}.",
         ]
-        errors = product.errors + [e for r in self.raw_rounds for e in r.errors]
+        errors = product.errors + raw.errors
         if errors:
             lines += ["", "Errors (first 10):", "", *[f"- {e}" for e in errors[:10]]]
         if self.profile:
@@ -1078,8 +1102,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__.split("\n\n")[0])
     parser.add_argument("--filings", type=int, default=400, help="filings to time (N, default 400)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent API clients (default 8)")
-    parser.add_argument("--raw-rounds", type=int, default=3,
-                        help="rounds of the raw path; the median counts (default 3)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="the product's N filings are timed in R rounds, each followed by a round of N "
+                             "raw operations, so both paths span the same stretch of the run (default 3)")
     parser.add_argument("--pdf-kb", type=int, default=200, help="size of each PDF in KB (default 200)")
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn",
                         help="what serves the product (default gunicorn, as in production)")
@@ -1097,7 +1122,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"Markdown report (default {RESULTS})")
     parser.add_argument("--keep-db", action="store_true", help=f"keep the database {BENCH_DATABASE} afterwards")
     args = parser.parse_args(argv)
-    if min(args.filings, args.concurrency, args.pdf_kb, args.workers, args.raw_rounds) < 1 or args.profile < 0:
+    if min(args.filings, args.concurrency, args.pdf_kb, args.workers, args.rounds) < 1 or args.profile < 0:
         parser.error("counts must be positive")
     args.threads = args.threads or max(1, math.ceil(args.concurrency / args.workers))
     return args
@@ -1151,25 +1176,29 @@ def run(args: argparse.Namespace) -> int:
         warm_up(served, token, s3, concurrency)
         meter = CpuMeter(served.pids, weed_pid)
 
-        say(f"Product: {ops} filings, {concurrency} clients …")
         http = urllib3.PoolManager(maxsize=concurrency, block=True, retries=False,
                                    timeout=urllib3.Timeout(connect=5, read=120))
         stack.callback(http.clear)
         folios: dict[int, str] = {}
-        product = run_phase("product", ops, concurrency,
-                            product_worker(served.base_url, token, bodies, folios, http), meter)
-        say(f"  {product.rate:.1f} filings/s")
-        if product.errors:
-            say(f"  {len(product.errors)} failed; the server's log ends with:\n{served.log_tail()}")
-        # The raw path takes about a second: a few rounds, and the median, keep a passing hiccup of
-        # the machine out of the ratio. Later rounds write new versions under the same keys.
-        raws = []
-        for round_ in range(1, args.raw_rounds + 1):
-            say(f"Raw, round {round_}/{args.raw_rounds}: {ops} × (SHA-256 + put_object + INSERT/COMMIT), "
+        # The machine's speed drifts over a run (by a third on a shared one): the product's rounds
+        # alternate with the raw path's, so both are timed over the same stretch. The folios go on
+        # from round to round; later raw rounds write new versions under the same keys.
+        products, raws = [], []
+        first = 0
+        for round_, size in enumerate(_split(ops, args.rounds), start=1):
+            say(f"Product, round {round_}/{args.rounds}: {size} filings, {concurrency} clients …")
+            products.append(run_phase("product", size, concurrency,
+                                      product_worker(served.base_url, token, bodies, folios, http), meter,
+                                      first=first))
+            first += size
+            say(f"  {products[-1].rate:.1f} filings/s")
+            if products[-1].errors:
+                say(f"  {len(products[-1].errors)} failed; the server's log ends with:\n{served.log_tail()}")
+            say(f"Raw, round {round_}/{args.rounds}: {ops} × (SHA-256 + put_object + INSERT/COMMIT), "
                 f"{concurrency} threads …")
             raws.append(run_phase("raw", ops, concurrency, raw_worker(database_url, s3, RAW_BUCKET, pdfs), meter))
             say(f"  {raws[-1].rate:.1f} ops/s")
-        raw = sorted(raws, key=lambda p: p.rate)[len(raws) // 2]
+        product, raw = Phase.combine(products), Phase.combine(raws)
         say(f"Raw, paced at the product's {product.rate:.1f} ops/s (for its CPU per operation) …")
         paced = run_phase("raw-paced", ops, concurrency, raw_worker(database_url, s3, RAW_BUCKET, pdfs), meter,
                           pace=product.rate) if product.rate else None
@@ -1186,8 +1215,8 @@ def run(args: argparse.Namespace) -> int:
         verification.lines.append(f"Background jobs queued in Redis by the product (no worker ran): {queued_jobs()}.")
         report = Report(started=started, ops=ops, concurrency=concurrency,
                         pdf_size=statistics.fmean(len(p) for p in pdfs), server=served.label,
-                        versions=_versions(database_url), product=product, raw=raw, raw_rounds=raws, floor=floor,
-                        paced=paced,
+                        versions=_versions(database_url), product=product, raw=raw, product_rounds=products,
+                        raw_rounds=raws, floor=floor, paced=paced,
                         verification=verification, memory=_memory(served, weed_pid),
                         load=f"1-minute load average {load_before:.1f} before the run, "
                              f"{os.getloadavg()[0]:.1f} after it")
@@ -1201,7 +1230,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(text, end="")
     print(f"\n(written to {args.results})")
-    failed = bool(product.errors or any(r.errors for r in raws) or (floor and floor.errors)) or not verification.ok
+    failed = bool(product.errors or raw.errors or (floor and floor.errors)) or not verification.ok
     return 1 if failed else 0
 
 
