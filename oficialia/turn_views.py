@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from workflows.routing import working_calendar
 
 from .db import db, utcnow
-from .errors import InvalidInput, NotFound, OficialiaError
+from .errors import Conflict, InvalidInput, OficialiaError
 from .extensions import limiter
 from .models import Department, Role, User
 from .openapi import Input, Output, endpoint, validated
@@ -110,7 +110,7 @@ def ticket(turn_id: int, secret: str) -> ResponseReturnValue:
         ahead = db.session.execute(select(func.count(Turn.id)).where(
             Turn.department_id == turn.department_id, Turn.day == turn.day, Turn.status == TurnStatus.WAITING,
             Turn.number < turn.number)).scalar_one()
-    cancellable = (turn.status is TurnStatus.WAITING and turn.slot_at is not None and turn.slot_at > utcnow())
+    cancellable = turn.status is TurnStatus.WAITING and turn.appointment_ahead(utcnow())
     return render_template("turns/ticket.html", turn=turn, qr=_qr_data_uri(url), ahead=ahead, secret=secret,
                            cancellable=cancellable)
 
@@ -121,9 +121,7 @@ def cancel(turn_id: int, secret: str) -> ResponseReturnValue:
     """The holder of the ticket cancels the appointment; the place goes back to the slot."""
     try:
         cancel_appointment(db.session, turn_id, secret, settings=_settings())
-    except NotFound:
-        raise
-    except OficialiaError as e:
+    except Conflict as e:  # a wrong ticket stays a 404
         flash(e.message, "danger")
     else:
         flash("Su cita quedó cancelada; el horario queda libre para otra persona.", "success")

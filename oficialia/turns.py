@@ -121,6 +121,10 @@ class Turn(db.Model):  # type: ignore[name-defined,misc]
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
 
+    def appointment_ahead(self, now: datetime) -> bool:
+        """Whether this is an appointment whose time has not come: the citizen may still cancel it."""
+        return self.kind is TurnKind.APPOINTMENT and self.slot_at is not None and self.slot_at > now
+
     @property
     def waited_from(self) -> datetime:
         """When the wait began: the appointment's time, or when the ticket was taken."""
@@ -365,7 +369,8 @@ def cancel_appointment(session: DbSession, turn_id: int, secret: str, *, setting
     """
     turn = find_ticket(session, turn_id, secret)
     now = utcnow()
-    if turn.kind is not TurnKind.APPOINTMENT or turn.slot_at is None or turn.slot_at <= now:
+    slot_at = turn.slot_at
+    if slot_at is None or not turn.appointment_ahead(now):
         raise Conflict("Esta cita ya no puede cancelarse: su hora ya llegó o no es una cita.")
     turns = Turn.__table__
     try:
@@ -374,7 +379,7 @@ def cancel_appointment(session: DbSession, turn_id: int, secret: str, *, setting
                                 .values(status=TurnStatus.CANCELLED, closed_at=now).returning(turns.c.id)).first()
         if moved is None:
             raise Conflict("Esta cita ya no puede cancelarse: ya fue cancelada o atendida.")
-        slot = turn.slot_at.astimezone(ZoneInfo(settings.tz)).strftime("%H:%M")
+        slot = slot_at.astimezone(ZoneInfo(settings.tz)).strftime("%H:%M")
         session.execute(update(TurnCounter).where(
             TurnCounter.department_id == turn.department_id, TurnCounter.day == turn.day, TurnCounter.slot == slot,
             TurnCounter.value > 0).values(value=TurnCounter.value - 1))
