@@ -50,6 +50,9 @@ class Defaults:
     OCR_SWEEP_SECONDS = 60
     #: without Redis, run that maintenance in a thread of the web process (the embedded default)
     MAINTENANCE_IN_PROCESS = True
+    #: seconds each process keeps the catalogue, the calendar and the webhook subscriptions that
+    #: every filing reads (a change made through another process shows within that time; 0: none)
+    REFERENCE_CACHE_SECONDS = 5
     #: response term in working days for a filing with no procedure from the catalogue
     DEFAULT_RESPONSE_DAYS = 10
     #: days before a deadline when the assignee is warned

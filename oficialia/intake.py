@@ -31,6 +31,7 @@ from workflows.notifications import queue_delivery, receipt_notice
 from workflows.routing import working_calendar
 from workflows.states import FilingState
 
+from . import reference
 from .db import DbSession, commit_keeping_state, insert_loaded, utcnow
 from .dispatch import Dispatcher, batched
 from .errors import FileTooLarge, Forbidden, InvalidInput, StorageUnavailable
@@ -103,14 +104,26 @@ _DEPARTMENT = select(Department).where(Department.code == bindparam("code"), Dep
 _KNOWN_DIGESTS = select(Document.sha256).where(Document.sha256.in_(bindparam("digests", expanding=True))).distinct()
 
 
+def _copy_procedure(procedure: Procedure) -> Procedure:
+    return reference.detached_copy(procedure, department=reference.detached_copy(procedure.department))
+
+
 def _resolve(session: DbSession, form: FilingForm) -> tuple[Procedure | None, Department | None]:
+    """The filing's procedure and department, from the catalogue each process keeps
+    (:mod:`oficialia.reference`)."""
     procedure = department = None
     if form.procedure:
-        procedure = session.execute(_PROCEDURE, {"code": form.procedure}).scalar_one_or_none()
+        code = form.procedure
+        procedure = reference.cached_object(
+            session, ("procedure", code),
+            lambda: session.execute(_PROCEDURE, {"code": code}).scalar_one_or_none(), _copy_procedure)
         if procedure is None:
             raise InvalidInput(f"No existe el trámite «{form.procedure}» en el catálogo.", field="procedure")
     if form.department:
-        department = session.execute(_DEPARTMENT, {"code": form.department}).scalar_one_or_none()
+        code = form.department
+        department = reference.cached_object(
+            session, ("department", code),
+            lambda: session.execute(_DEPARTMENT, {"code": code}).scalar_one_or_none())
         if department is None:
             raise InvalidInput(f"No existe el área «{form.department}».", field="department")
     if department is None and procedure is not None:
@@ -199,7 +212,7 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
             status=FilingState.RECEIVED, received_at=received_at,
             received_by_id=actor.id if actor is not None and channel is Channel.WINDOW else None,
             physical_annexes=form.physical_annexes,
-            due_at=working_calendar(session).add_working_days(
+            due_at=reference.cached(session, "calendar", lambda: working_calendar(session)).add_working_days(
                 received_at, procedure.response_days if procedure else settings.response_days, settings.timezone))
         documents = [
             dict(position=n, filename=clean_filename(u.filename, i.extension), content_type=i.content_type,

@@ -40,6 +40,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import reference
 from .db import DbSession, UTCDateTime, db, insert_loaded, str_enum, utcnow
 from .errors import InvalidInput, NotFound
 from .models import Filing, User
@@ -205,8 +206,11 @@ _ACTIVE_SUBSCRIPTIONS = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.events).whe
 def emit(session: DbSession, event: str, filing: Filing) -> list[int]:
     """Write one delivery per active subscription to ``event``, all in one statement."""
     rows = []
-    for subscription_id, events in session.execute(_ACTIVE_SUBSCRIPTIONS).all():
-        if event in events.split():
+    subscriptions = reference.cached(session, "webhook_subscriptions", lambda: tuple(
+        (subscription_id, frozenset(events.split()))
+        for subscription_id, events in session.execute(_ACTIVE_SUBSCRIPTIONS).all()))
+    for subscription_id, events in subscriptions:
+        if event in events:
             uid = str(uuid.uuid4())
             rows.append({"uid": uid, "subscription_id": subscription_id, "event": event, "filing_id": filing.id,
                          "payload": json.dumps(event_payload(event, filing, uid), ensure_ascii=False),
