@@ -27,12 +27,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import TemplateError
 from sqlalchemy import select
 
 import firma
 from storage import IntegrityError, ObjectNotFound, ObjectStore, StorageError, StoredObject
 from workflows.logbook import append_entry
 from workflows.machine import apply
+from workflows.notifications import notify_users, queue_delivery
 from workflows.routing import ActionRequest, active_routings, perform_action
 from workflows.states import Action, FilingState
 
@@ -344,18 +346,40 @@ def create_draft(session: DbSession, store: ObjectStore, filing: Filing, actor: 
                             draft_sha256=stored.sha256, draft_version=stored.version_id, created_at=utcnow())
         session.add(response)
         session.flush()
-        for position, person in enumerate(signers, start=1):
-            session.add(ResponseSigner(response_id=response.id, position=position, user_id=person.id))
+        rows = [ResponseSigner(response_id=response.id, position=position, user_id=person.id)
+                for position, person in enumerate(signers, start=1)]
+        session.add_all(rows)
         append_entry(session, event="response_drafted", actor_label=_label(actor), actor_id=actor.id,
                      filing_id=filing.id, filing_folio=filing.folio, department_id=department.id, public=False,
                      data={"response_id": response.id, "sense": sense.value, "sha256": stored.sha256,
                            "source": "text" if text is not None else "pdf",
                            "signers": [p.email for p in signers]})
+        notices = _tell_signer(session, response, rows[0], actor, settings)
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    queue_delivery(session, notices)
     return response
+
+
+def _tell_signer(session: DbSession, response: Response, due: ResponseSigner, actor: User,
+                 settings: ResponseSettings) -> list[int]:
+    """The e-mail telling the signer whose turn has come (flushes only; the caller queues it after
+    its commit); none to the person who just acted."""
+    if due.user_id == actor.id:
+        return []
+    signers = signers_of(session, response)
+    try:
+        written = notify_users(
+            session, [due.user], "signature_due", response.filing, position=due.position, signers=len(signers),
+            sense=SENSE_LABELS[response.sense], drafted_by=response.author.name,
+            signed_by=[s.user.name for s in signers if s.signed_at is not None],
+            sign_url=f"{settings.public_url}/respuestas/{response.id}/firmar")
+    except TemplateError as e:  # the signature or the draft stands without its e-mail
+        log.error("signature notice of response %s not written: %s", response.id, e, exc_info=True)
+        return []
+    return [n.id for n in written]
 
 
 def cancel_draft(session: DbSession, response: Response, actor: User) -> Response:
@@ -509,7 +533,10 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
                      data={"response_id": response.id, "position": due.position, "level": signed.level,
                            "certified": due.position == 1, "sha256": obj.sha256, "certificate": certificate})
         if not last:
+            following = next_signer(session, response)
+            notices = _tell_signer(session, response, following, actor, settings) if following else []
             session.commit()
+            queue_delivery(session, notices)
             return SignResult(response=response, signer=due, sha256=obj.sha256, level=signed.level, issued=False)
         sealed = _put(store, (seal or _default_seal)(signed.data, filing.folio))
         response.signed_key, response.signed_sha256 = sealed.key, sealed.sha256

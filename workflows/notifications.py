@@ -3,7 +3,7 @@
 Owns who is told what: the filer on every public event of their filing (received, routed,
 accepted, forwarded, information requested, resumed, answered, concluded, rejected, a message
 from the department), officials on assignment, on a message from the filer, before a deadline
-and when it is missed. Each e-mail is a Spanish plain-text template,
+and when it is missed, signers when a response waits for their signature. Each e-mail is a Spanish plain-text template,
 ``templates/workflows/email/<kind>.txt``, whose first line is the subject.
 
 A notification is first a row (``pending``), written after the action it reports has been
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 KINDS = frozenset({
     "received", "routed", "accepted", "forwarded", "info_requested", "resumed", "answered", "concluded",
     "rejected", "assigned", "deadline_warning", "overdue", "message", "message_from_filer",
-    "appointment_booked", "appointment_reminder", "protest_resolved", "payment_received",
+    "appointment_booked", "appointment_reminder", "protest_resolved", "payment_received", "signature_due",
 })
 #: actions the filer hears about, and the kind of e-mail each one sends
 FILER_KINDS: dict[Action, str] = {

@@ -323,6 +323,40 @@ def test_two_signers_in_sequence_then_sealed_issued_and_answered(app, client, of
     assert client.get(f"/api/v1/track/{filing['folio']}/response?code=AAAA-BBBB-CCCC").status_code == 404
 
 
+def _signature_notices(app) -> list[Notification]:
+    with app.app_context():
+        notices = db.session.execute(select(Notification).where(Notification.kind == "signature_due")
+                                     .order_by(Notification.id)).scalars().all()
+        db.session.expunge_all()
+        return list(notices)
+
+
+def test_each_signer_is_told_by_e_mail_when_their_turn_comes(app, client, office):
+    """GIVEN a draft for two signers THEN the first is e-mailed a link to sign it; after the first
+    signature the second is, with who signed already; the last signature e-mails no signer."""
+    filing = in_progress(client, office)
+    rid = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Procede.",
+                signers="titular@obras.mx,juridico@obras.mx").json["id"]
+    [first] = _signature_notices(app)
+    assert first.to_email == "titular@obras.mx"
+    assert first.subject == f"Respuesta por firmar: folio {filing['folio']}"
+    assert "firma 1 de 2" in first.body and "Preparó el borrador: Jorge Ramírez" in first.body
+    assert f"http://oficialia.test/respuestas/{rid}/firmar" in first.body and "Ya firmaron" not in first.body
+    sign_as(app, rid, office["users"]["signer"].id, efirma())
+    second = _signature_notices(app)[1]
+    assert second.to_email == "juridico@obras.mx"
+    assert "firma 2 de 2" in second.body and "Ya firmaron: Roberto Salas" in second.body
+    sign_as(app, rid, office["users"]["second"].id, efirma())
+    assert len(_signature_notices(app)) == 2
+
+
+def test_a_signer_drafting_for_themselves_gets_no_e_mail(app, client, office):
+    filing = in_progress(client, office)
+    made = draft(client, office["tokens"]["signer"], filing["folio"], sense="informativa", text="Aviso.")
+    assert made.status_code == 201, made.json
+    assert _signature_notices(app) == []
+
+
 @pytest.mark.parametrize(("credentials", "error", "words"), [
     (lambda: efirma(password="otra-clave"), firma.WrongPassword, "contraseña"),
     (lambda: efirma(cer="FIEL_AAA010101AAA/certificate.cer", key="FIEL_AAA010101AAA/private_key.key"),
