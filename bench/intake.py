@@ -79,6 +79,8 @@ BENCH_DATABASE = "oficialia_bench"
 PRODUCT_BUCKET = "bench-product"
 RAW_BUCKET = "bench-raw"
 RETENTION_DAYS = 1
+#: untimed filings per client before the first round
+WARM_UP_PER_CLIENT = 4
 #: gunicorn's app spec for the floor path
 FLOOR_APP = "bench.floor:create_app()"
 
@@ -675,8 +677,10 @@ class Verification:
     lines: list[str]
 
 
-def verify(database_url: str, app: Flask, ops: int, folios: dict[int, str]) -> Verification:
-    """Folios 1..N with no gaps or duplicates, one document each, and an intact logbook chain."""
+def verify(database_url: str, app: Flask, ops: int, folios: dict[int, str],
+           warm_folios: dict[int, str]) -> Verification:
+    """Folios 1..W+N (W warm-up filings, then the N timed) with no gaps or duplicates, one
+    document each, and an intact logbook chain."""
     from oficialia.db import db
     from workflows.logbook import verify_chain
 
@@ -685,29 +689,33 @@ def verify(database_url: str, app: Flask, ops: int, folios: dict[int, str]) -> V
         docs, distinct_docs = conn.execute("SELECT count(*), count(DISTINCT sha256) FROM documents").fetchone()
     numbers = [r[0] for r in rows]
     stored = [r[1] for r in rows]
+    warm = len(warm_folios)
+    total = warm + ops
     problems = []
-    if numbers != list(range(1, ops + 1)):
-        missing = sorted(set(range(1, ops + 1)) - set(numbers))
+    if numbers != list(range(1, total + 1)):
+        missing = sorted(set(range(1, total + 1)) - set(numbers))
         duplicated = sorted(x for x, times in collections.Counter(numbers).items() if times > 1)
-        problems.append(f"numbers are not exactly 1..{ops}: {len(numbers)} rows, missing {missing[:10]}, "
+        problems.append(f"numbers are not exactly 1..{total}: {len(numbers)} rows, missing {missing[:10]}, "
                         f"duplicated {duplicated[:10]}")
     if len(set(stored)) != len(stored):
         problems.append("duplicate folio strings")
-    if set(folios.values()) != set(stored) or len(folios) != ops:
-        problems.append(f"the API returned {len(folios)} folios that do not match the {len(stored)} in the database")
-    if docs != ops or distinct_docs != ops:
-        problems.append(f"{docs} documents ({distinct_docs} distinct) for {ops} filings")
+    returned = set(folios.values()) | set(warm_folios.values())
+    if returned != set(stored) or len(folios) != ops:
+        problems.append(f"the API returned {len(folios)} + {warm} folios that do not match the {len(stored)} "
+                        "in the database")
+    if docs != total or distinct_docs != total:
+        problems.append(f"{docs} documents ({distinct_docs} distinct) for {total} filings")
     with app.app_context():
         chain = verify_chain(db.session)
         db.session.remove()
-    if not chain.ok or chain.entries < ops:
+    if not chain.ok or chain.entries < total:
         problems.append(f"logbook chain: {chain}")
     if problems:
         return Verification(False, [f"FAILED: {p}" for p in problems])
     span = f"{stored[0]} … {stored[-1]}" if stored else "none"
     return Verification(True, [
-        f"Folios: {ops} filings numbered 1..{ops}, consecutive, no duplicates ({span}); they match the "
-        f"{len(folios)} folios the API returned.",
+        f"Folios: {total} filings ({warm} untimed warm-up, then the {ops} timed) numbered 1..{total}, "
+        f"consecutive, no duplicates ({span}); they match the {len(returned)} folios the API returned.",
         f"Documents: {docs}, all distinct; logbook chain verified ({chain.entries} entries).",
     ])
 
@@ -912,6 +920,7 @@ def _library(path: str) -> str:
 class Report:
     started: datetime
     ops: int
+    warm: int
     concurrency: int
     pdf_size: float
     server: str
@@ -995,8 +1004,9 @@ class Report:
             f"| Machine | {_machine()} |",
             f"| Software | {self.versions} |",
             f"| Server | {self.server} |",
-            f"| Work | N = {self.ops} filings, {self.concurrency} concurrent API clients; 1-page PDFs of "
-            f"{self.pdf_size / 1024:.0f} KB (incompressible image), all distinct |",
+            f"| Work | N = {self.ops} filings, {self.concurrency} concurrent API clients, after {self.warm} "
+            f"untimed warm-up filings and raw operations; 1-page PDFs of {self.pdf_size / 1024:.0f} KB "
+            "(incompressible image), all distinct |",
             "| Services | SeaweedFS S3, Object Lock bucket, GOVERNANCE retention 1 day; PostgreSQL, "
             f"database `{BENCH_DATABASE}`; Redis job queue, no worker (OCR is not part of intake) |",
             "",
@@ -1105,6 +1115,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3,
                         help="the product's N filings are timed in R rounds, each followed by a round of N "
                              "raw operations, so both paths span the same stretch of the run (default 3)")
+    parser.add_argument("--warm-up", type=int, default=None, metavar="W",
+                        help="filings (and raw operations) done untimed before the first round, by the same "
+                             "clients: each server process compiles its statements and templates on first "
+                             f"use (default {WARM_UP_PER_CLIENT} per client)")
     parser.add_argument("--pdf-kb", type=int, default=200, help="size of each PDF in KB (default 200)")
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn",
                         help="what serves the product (default gunicorn, as in production)")
@@ -1127,6 +1141,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if min(args.filings, args.concurrency, args.pdf_kb, args.workers, args.rounds) < 1 or args.profile < 0:
         parser.error("counts must be positive")
     args.threads = args.threads or max(1, math.ceil(args.concurrency / args.workers))
+    if args.warm_up is None:
+        args.warm_up = WARM_UP_PER_CLIENT * args.concurrency
+    if args.warm_up < 0:
+        parser.error("--warm-up cannot be negative")
     return args
 
 
@@ -1142,11 +1160,13 @@ def run(args: argparse.Namespace) -> int:
         server_url = os.environ.get("OFICIALIA_TEST_DATABASE", DEFAULT_DATABASE)
         say(f"Creating database {BENCH_DATABASE} next to {server_url} …")
         database_url = stack.enter_context(bench_database(server_url, keep=args.keep_db))
-        wanted = ops + (2 * args.profile + 2 if args.profile else 0)
+        warm = args.warm_up
+        wanted = warm + ops + (2 * args.profile + 2 if args.profile else 0)
         say(f"Generating {wanted} distinct 1-page PDFs of {args.pdf_kb} KB …")
         pdfs = make_pdfs(wanted, args.pdf_kb * 1024)
-        profile_pdfs, pdfs = pdfs[ops:], pdfs[:ops]
+        warm_pdfs, pdfs, profile_pdfs = pdfs[:warm], pdfs[warm:warm + ops], pdfs[warm + ops:]
         bodies = [multipart_body(n, pdf) for n, pdf in enumerate(pdfs)]
+        warm_bodies = [multipart_body(200_000 + n, pdf) for n, pdf in enumerate(warm_pdfs)]
         say("Starting SeaweedFS …")
         s3_server, weed_pid = stack.enter_context(seaweed(tmp))
         queued_jobs = stack.enter_context(job_queue(args.redis))
@@ -1181,6 +1201,16 @@ def run(args: argparse.Namespace) -> int:
         http = urllib3.PoolManager(maxsize=concurrency, block=True, retries=False,
                                    timeout=urllib3.Timeout(connect=5, read=120))
         stack.callback(http.clear)
+        warm_folios: dict[int, str] = {}
+        if warm:
+            # steady state: every server process has compiled and prepared what a filing runs
+            say(f"Warm-up: {warm} filings and {warm} raw operations, {concurrency} clients, untimed …")
+            for phase in (run_phase("warm-up", warm, concurrency,
+                                    product_worker(served.base_url, token, warm_bodies, warm_folios, http), meter),
+                          run_phase("raw warm-up", warm, concurrency,
+                                    raw_worker(database_url, s3, RAW_BUCKET, warm_pdfs), meter)):
+                if phase.errors:
+                    raise BenchError(f"{phase.name}: {phase.errors[0]}\n{served.log_tail()}")
         folios: dict[int, str] = {}
         # The machine's speed drifts over a run (by a third on a shared one): the product's rounds
         # alternate with the raw path's, so both are timed over the same stretch. The folios go on
@@ -1213,9 +1243,9 @@ def run(args: argparse.Namespace) -> int:
                                   product_worker(bare.base_url, token, bodies, {}, http), floor_meter)
             say(f"  {floor.rate:.1f} requests/s")
 
-        verification = verify(database_url, app, ops, folios)
+        verification = verify(database_url, app, ops, folios, warm_folios)
         verification.lines.append(f"Background jobs queued in Redis by the product (no worker ran): {queued_jobs()}.")
-        report = Report(started=started, ops=ops, concurrency=concurrency,
+        report = Report(started=started, ops=ops, warm=warm, concurrency=concurrency,
                         pdf_size=statistics.fmean(len(p) for p in pdfs), server=served.label,
                         versions=_versions(database_url), product=product, raw=raw, product_rounds=products,
                         raw_rounds=raws, floor=floor, paced=paced,
