@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask import Flask, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -61,6 +63,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_locking(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            _postgres_liveness(db.engine)
 
     from oficialia import (
         admin_api_views,
@@ -129,6 +133,28 @@ def _preload(app: Flask) -> None:
     storage.load_backend(str(app.config["STORAGE_URL"]))
     if app.config.get("REDIS_URL"):
         import oficialia.jobs  # noqa: F401
+
+
+def _postgres_liveness(engine: Any) -> None:
+    """Check a pooled connection as it is taken, without a round trip: a server that restarted
+    or ended the session has closed its socket, which then polls readable. Only then is it
+    pinged (``SELECT 1``), and if that fails the pool replaces it, so no request fails on it.
+    (SQLAlchemy's ``pool_pre_ping`` would send that ping before every request.)"""
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_conn.closed:
+            raise DisconnectionError("connection closed")
+        poller = select.poll()
+        poller.register(dbapi_conn.pgconn.socket, select.POLLIN | select.POLLPRI)
+        if not poller.poll(0):
+            return  # nothing arrived while it sat in the pool: the session is alive
+        try:  # a notice, or the server's goodbye
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as e:  # noqa: BLE001 - whatever the driver raises, the connection is gone
+            raise DisconnectionError("the server closed the connection") from e
 
 
 def _sqlite_locking(engine: Any) -> None:

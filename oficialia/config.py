@@ -152,7 +152,8 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         })
     else:
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
-            "pool_pre_ping": True, "pool_size": 10, "max_overflow": 20,
+            # no pool_pre_ping: create_app checks each connection without a round trip
+            "pool_size": 10, "max_overflow": 20,
         })
     if not config.get("STORAGE_URL"):
         config["STORAGE_URL"] = str(instance / "storage")
