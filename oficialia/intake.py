@@ -40,7 +40,6 @@ from .forms import FilingForm, clean_filename
 from .inspection import InspectedFile, UploadLimits, inspect_upload
 from .models import Channel, Department, Document, Filing, Procedure, Role, User
 from .payments import PaymentOrder, issue_payment_order
-from .search import index_filing
 from .stats import record_received
 from .tracking import hash_code, new_code
 from .webhooks import emit
@@ -231,7 +230,6 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
             department_id=department.id if department else None, public=True, at=received_at,
             data={"channel": channel.value, "text_sha256": _text_digest(form.subject, form.body),
                   "documents": [{"sha256": d.sha256, "pages": d.pages, "size": d.size} for d in filing.documents]})
-        index_filing(session, filing, new=True)
         record_received(session, filing, tz=settings.timezone)
         order = issue_payment_order(session, filing)  # procedures with a fee: the order and its bank reference
         deliveries = emit(session, "filing.received", filing)  # webhooks: written with the filing

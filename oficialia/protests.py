@@ -33,7 +33,6 @@ from .folio import format_folio, next_number
 from .forms import clean_text
 from .intake import IntakeSettings
 from .models import Channel, Department, Filing, Role, User
-from .search import index_filing
 from .stats import record_received
 from .tracking import find_for_tracking, hash_code, new_code
 
@@ -208,7 +207,6 @@ def file_protest(session: DbSession, *, folio: str, code: str, reason: object, t
         append_entry(session, event="protest_filed", filing_id=original.id, filing_folio=original.folio,
                      actor_label=actor_label, department_id=protest.department_id, public=True, at=now,
                      data={"protest_folio": new_folio, "reason": why.value})
-        index_filing(session, filing, new=True)
         record_received(session, filing, tz=settings.timezone)
         notice = receipt_notice(session, filing)  # the filer's "received" e-mail, with the protest
         notice_ids = [notice.id] if notice is not None else []

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import Select, func, insert, literal_column, select, text
+from sqlalchemy import Select, func, literal_column, select, text
 
 from .db import DbSession
 from .models import Filing, FilingSearch
@@ -41,28 +41,24 @@ def compose_content(filing: Filing) -> str:
     return "\n".join(p for p in parts if p)
 
 
-_INSERT_SEARCH = insert(FilingSearch.__table__)
 _DELETE_FTS = text("DELETE FROM filing_fts WHERE rowid = :id")
 _INSERT_FTS = text("INSERT INTO filing_fts (rowid, content) VALUES (:id, :content)")
 
 
-def index_filing(session: DbSession, filing: Filing, *, new: bool = False) -> None:
-    """(Re)write the search row of ``filing`` in the caller's transaction (flushes only).
+def index_filing(session: DbSession, filing: Filing) -> None:
+    """Rewrite the search row of ``filing`` (subject, body and its documents' text) in the
+    caller's transaction (flushes only), after OCR.
 
-    :param new: the filing was just received (flushed in this transaction): it has no search
-        row yet and its documents no text (OCR comes later), so one INSERT is all it takes.
+    A new filing needs no call: the database writes its row with the filing (an AFTER INSERT
+    trigger, migration 0011), since its documents have no text yet.
     """
-    if new:
-        content = "\n".join(p for p in (filing.subject, filing.body) if p)
-        session.execute(_INSERT_SEARCH, {"filing_id": filing.id, "content": content})
+    content = compose_content(filing)
+    row = session.get(FilingSearch, filing.id)
+    if row is None:
+        session.add(FilingSearch(filing_id=filing.id, content=content))
     else:
-        content = compose_content(filing)
-        row = session.get(FilingSearch, filing.id)
-        if row is None:
-            session.add(FilingSearch(filing_id=filing.id, content=content))
-        else:
-            row.content = content
-        session.flush()
+        row.content = content
+    session.flush()
     if session.get_bind().dialect.name == "sqlite":
         session.execute(_DELETE_FTS, {"id": filing.id})
         session.execute(_INSERT_FTS, {"id": filing.id, "content": content})

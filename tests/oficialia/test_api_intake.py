@@ -145,3 +145,25 @@ def test_channel_is_recorded_and_window_is_reserved_to_clerks(client, demo, make
     assert ok.status_code == 201
     record = client.get(f"/api/v1/filings/{ok.json['folio']}", headers={"Authorization": f"Bearer {citizen_token}"})
     assert record.json["channel"] == "chatbot"
+
+
+def test_the_database_writes_the_search_row_with_the_filing(app, client, clerk_token):
+    """The subject and body are searchable from the moment of intake, as ``compose_content``
+    would write them (the trigger of migration 0011; SQLite's FTS5 row too)."""
+    import sqlalchemy as sa
+
+    from oficialia.db import db
+    from oficialia.models import Filing, FilingSearch
+    from oficialia.search import compose_content
+
+    with_body = _post(client, clerk_token, [("a.pdf", pdf_bytes())]).json["folio"]
+    without = _post(client, clerk_token, [("a.pdf", pdf_bytes())], body="").json["folio"]
+    with app.app_context():
+        for folio in (with_body, without):
+            filing = db.session.execute(sa.select(Filing).where(Filing.folio == folio)).scalar_one()
+            assert db.session.get(FilingSearch, filing.id).content == compose_content(filing)
+            if db.engine.dialect.name == "sqlite":
+                fts = db.session.execute(sa.text("SELECT content FROM filing_fts WHERE rowid = :id"),
+                                         {"id": filing.id}).scalar_one()
+                assert fts == compose_content(filing)
+        assert compose_content(filing) == "Solicitud de reparación de alumbrado"
