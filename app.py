@@ -21,6 +21,7 @@ from oficialia import config as config_module
 from oficialia.db import db
 from oficialia.errors import OficialiaError
 from oficialia.extensions import csrf, limiter, login_manager, migrate
+from oficialia.requests import UploadRequest
 from workflows.errors import WorkflowError
 
 ROOT = Path(__file__).resolve().parent
@@ -44,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance_path = test_config.pop("INSTANCE_PATH", None)
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True,
                 template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.request_class = UploadRequest  # closes what an upload spooled, even if parsing stopped half-way
     app.config.from_object(config_module.Defaults)
     app.config.from_prefixed_env("OFICIALIA")
     app.config.update(test_config)

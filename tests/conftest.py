@@ -19,7 +19,12 @@ from oficialia import auth
 from oficialia.db import db
 from oficialia.demo import seed_demo
 from oficialia.models import Role, User
+from tests.client import UploadTestClient
 from workflows.logbook import ensure_head
+
+# Werkzeug's test client leaves the temporary file it spools a large body to open: every test app
+# uses one that closes it.
+Flask.test_client_class = UploadTestClient
 
 pytest_plugins = ["tests.fixtures.seaweed", "tests.fixtures.pki", "tests.fixtures.softhsm"]
 

@@ -334,9 +334,6 @@ def test_the_public_api_is_rate_limited(app_config, shared_verifier, signed):
 
 
 @pytest.mark.corpus
-# Werkzeug's test client spools request bodies over 500 KiB (pdf-removed-pages.pdf) to a temporary
-# file it does not close; the warning is about the test client, not the application.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_no_file_of_the_corpus_causes_a_500(client):
     if not SHARED.is_dir():
         assert not IN_CI
