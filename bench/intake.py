@@ -736,7 +736,8 @@ PROFILE_STAGES = [
     ("  `next_number` (folio)", "oficialia.intake", "next_number"),
     ("  `append_entry` (logbook)", "oficialia.intake", "append_entry"),
     ("  `index_filing` (search)", "oficialia.intake", "index_filing"),
-    ("  `working_calendar` (due date)", "oficialia.intake", "working_calendar"),
+    ("  `working_calendar` (due date; read only when the copy each process keeps expires)", "oficialia.intake",
+     "working_calendar"),
     ("  `insert_loaded` (INSERT … RETURNING of the filing, then of its documents)", "oficialia.intake",
      "insert_loaded"),
     ("  `Session.flush` (autoflush before statements)", "sqlalchemy.orm", "Session.flush"),
@@ -1245,6 +1246,8 @@ def run(args: argparse.Namespace) -> int:
 
         verification = verify(database_url, app, ops, folios, warm_folios)
         verification.lines.append(f"Background jobs queued in Redis by the product (no worker ran): {queued_jobs()}.")
+        failures = [*product.errors, *raw.errors, *(floor.errors if floor else [])]
+        verification.lines += [f"Failed: {message}" for message in failures[:5]]
         report = Report(started=started, ops=ops, warm=warm, concurrency=concurrency,
                         pdf_size=statistics.fmean(len(p) for p in pdfs), server=served.label,
                         versions=_versions(database_url), product=product, raw=raw, product_rounds=products,
