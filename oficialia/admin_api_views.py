@@ -9,8 +9,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from . import tokens, webhooks
-from .db import db
-from .errors import OficialiaError
+from .db import db, utcnow
+from .errors import NotFound, OficialiaError
 from .models import CHANNEL_LABELS, Role, User
 
 bp = Blueprint("platform", __name__, url_prefix="/admin")
@@ -96,9 +96,42 @@ def webhook_detail(subscription_id: int) -> ResponseReturnValue:
     sub = db.session.get(webhooks.WebhookSubscription, subscription_id)
     if sub is None:
         abort(404)
+    return _webhook_page(sub)
+
+
+def _webhook_page(sub: webhooks.WebhookSubscription, status: int = 200, **extra: object) -> ResponseReturnValue:
     return render_template("admin/webhook_detail.html", sub=sub, events=webhooks.EVENTS,
-                           deliveries=webhooks.recent_deliveries(db.session, subscription_id, limit=200),
-                           labels=webhooks.DELIVERY_LABELS)
+                           deliveries=webhooks.recent_deliveries(db.session, sub.id, limit=200),
+                           labels=webhooks.DELIVERY_LABELS, grace_choices=GRACE_CHOICES,
+                           previous=sub.previous_secret_at(utcnow()), **extra), status
+
+
+#: periods offered for the former secret to keep signing, in hours, with their labels
+GRACE_CHOICES = ((24, "24 horas"), (72, "3 días"), (168, "7 días"), (0, "Ninguno: deja de valer ya"))
+
+
+@bp.post("/webhooks/<int:subscription_id>/secreto")
+def webhook_rotate(subscription_id: int) -> ResponseReturnValue:
+    """A new secret, shown this once; the former one keeps signing for the period chosen."""
+    _admin()
+    try:
+        grace = int(request.form.get("grace_hours", "24"))
+    except ValueError:
+        grace = -1
+    try:
+        sub, secret = webhooks.rotate_secret(db.session, subscription_id, grace_hours=grace)
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except OficialiaError as e:
+        db.session.rollback()
+        flash(e.message, "danger")
+        current = db.session.get(webhooks.WebhookSubscription, subscription_id)
+        if current is None:
+            abort(404)
+        return _webhook_page(current, e.http_status)
+    return _webhook_page(sub, new_secret=secret)
 
 
 @bp.post("/webhooks/<int:subscription_id>/estado")

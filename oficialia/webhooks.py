@@ -85,6 +85,11 @@ class WebhookSubscription(db.Model):  # type: ignore[name-defined,misc]
     description: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     #: HMAC key; shown to the admin once, kept to sign
     secret: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: after a rotation, the former key, which also signs (``X-Oficialia-Signature-Previous``) until
+    #: ``previous_secret_until``, so the receiver has time to install the new one
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -94,6 +99,12 @@ class WebhookSubscription(db.Model):  # type: ignore[name-defined,misc]
     @property
     def event_list(self) -> list[str]:
         return self.events.split()
+
+    def previous_secret_at(self, now: datetime) -> str | None:
+        """The former key while it still signs, else ``None``."""
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            return self.previous_secret
+        return None
 
 
 class WebhookDelivery(db.Model):  # type: ignore[name-defined,misc]
@@ -172,6 +183,35 @@ def create_subscription(session: DbSession, *, url: str, events: Iterable[str], 
                               description=(description or "").strip()[:200], secret=secret, active=True,
                               created_by=created_by)
     session.add(sub)
+    session.flush()
+    return sub, secret
+
+
+#: the longest a former secret keeps signing after a rotation
+MAX_GRACE_HOURS = 168
+
+
+def rotate_secret(session: DbSession, subscription_id: int, *, grace_hours: int,
+                  now: datetime | None = None) -> tuple[WebhookSubscription, str]:
+    """Give the subscription a new secret (flushes only); returns it and the secret, shown once.
+
+    For ``grace_hours`` (0 to :data:`MAX_GRACE_HOURS`) the former secret also signs every delivery,
+    in ``X-Oficialia-Signature-Previous``; with 0 it stops signing at once.
+
+    :raises NotFound: for an unknown subscription.
+    :raises InvalidInput: for a grace period out of range.
+    """
+    if not 0 <= grace_hours <= MAX_GRACE_HOURS:
+        raise InvalidInput(f"El periodo de transición debe estar entre 0 y {MAX_GRACE_HOURS} horas.",
+                           field="grace_hours")
+    sub = session.get(WebhookSubscription, subscription_id)
+    if sub is None:
+        raise NotFound("No existe esa suscripción.")
+    now = now or utcnow()
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    sub.previous_secret = sub.secret if grace_hours else None
+    sub.previous_secret_until = now + timedelta(hours=grace_hours) if grace_hours else None
+    sub.secret, sub.secret_rotated_at = secret, now
     session.flush()
     return sub, secret
 
@@ -321,10 +361,14 @@ def deliver(session: DbSession, delivery_id: int, *, now: datetime | None = None
     session.commit()
     body = delivery.payload.encode()
     timestamp = int(time.time())
-    result = post(sub.url, body, {
+    headers = {
         "Content-Type": "application/json", "User-Agent": "Oficialia-Webhooks/1",
         "X-Oficialia-Event": delivery.event, "X-Oficialia-Delivery": delivery.uid,
-        "X-Oficialia-Timestamp": str(timestamp), "X-Oficialia-Signature": sign(sub.secret, timestamp, body)})
+        "X-Oficialia-Timestamp": str(timestamp), "X-Oficialia-Signature": sign(sub.secret, timestamp, body)}
+    previous = sub.previous_secret_at(now)
+    if previous is not None:  # a rotation's grace period: the receiver may still hold the former key
+        headers["X-Oficialia-Signature-Previous"] = sign(previous, timestamp, body)
+    result = post(sub.url, body, headers)
     delivery.attempts += 1
     session.add(WebhookAttempt(delivery=delivery, at=now, status_code=result.status_code,
                                duration_ms=result.duration_ms, error=result.error))

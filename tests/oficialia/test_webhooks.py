@@ -275,3 +275,58 @@ def test_admin_registers_a_subscription_and_sees_its_secret_once(app, client, de
     assert "https://chatbot.example.mx/hook" in listing and secret not in listing
     refused = client.post("/admin/webhooks", data={"url": "file:///etc/passwd", "events": ["filing.received"]})
     assert refused.status_code == 422 and "http" in refused.get_data(as_text=True)
+
+
+def _signature(secret: str, headers: dict[str, str], body: bytes) -> str:
+    timestamp = headers["x-oficialia-timestamp"]
+    return "v1=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def test_a_rotated_secret_signs_at_once_and_the_former_one_for_the_grace_period(app, client, clerk_token):
+    """GIVEN a subscription whose secret is rotated with 24 hours of grace THEN deliveries are
+    signed with the new secret, and also with the former one in X-Oficialia-Signature-Previous
+    until the grace ends; after it, or with no grace, only with the new one."""
+    with receiver() as (rx, base):
+        sub_id, old = _subscribe(app, base, events=["filing.received"])
+        with app.app_context():
+            _sub, new = webhooks.rotate_secret(db.session, sub_id, grace_hours=24)
+            db.session.commit()
+        assert new != old and new.startswith(webhooks.SECRET_PREFIX)
+        _file(client, clerk_token)
+        _deliver_queued(app)
+        _file(client, clerk_token)
+        _deliver_queued(app, now=utcnow() + timedelta(hours=25))
+        with app.app_context():
+            _sub, newest = webhooks.rotate_secret(db.session, sub_id, grace_hours=0)
+            db.session.commit()
+        _file(client, clerk_token)
+        _deliver_queued(app)
+    during, after, immediate = ({k.lower(): v for k, v in r["headers"].items()} | {"body": r["body"]}
+                                for r in rx.requests)
+    assert during["x-oficialia-signature"] == _signature(new, during, during["body"])
+    assert during["x-oficialia-signature-previous"] == _signature(old, during, during["body"])
+    assert after["x-oficialia-signature"] == _signature(new, after, after["body"])
+    assert "x-oficialia-signature-previous" not in after
+    assert immediate["x-oficialia-signature"] == _signature(newest, immediate, immediate["body"])
+    assert "x-oficialia-signature-previous" not in immediate
+
+
+def test_admin_rotates_a_secret_and_sees_the_new_one_once(app, client, demo, make_user, login):
+    login(make_user(Role.ADMIN))
+    sub_id, old = _subscribe(app, "https://chatbot.example.mx/hook")
+    rotated = client.post(f"/admin/webhooks/{sub_id}/secreto", data={"grace_hours": "72"})
+    page = rotated.get_data(as_text=True)
+    assert rotated.status_code == 200
+    secret = re.search(r'id="new-secret">(whsec_[\w-]+)<', page).group(1)
+    assert secret != old and "X-Oficialia-Signature-Previous" in page
+    again = client.get(f"/admin/webhooks/{sub_id}").get_data(as_text=True)
+    assert secret not in again and old not in again and "El secreto anterior firma también" in again
+    with app.app_context():
+        sub = db.session.get(webhooks.WebhookSubscription, sub_id)
+        assert sub.secret == secret and sub.previous_secret == old
+        assert timedelta(hours=71) < sub.previous_secret_until - utcnow() <= timedelta(hours=72)
+    refused = client.post(f"/admin/webhooks/{sub_id}/secreto", data={"grace_hours": "1000"})
+    assert refused.status_code == 422 and "entre 0 y 168 horas" in refused.get_data(as_text=True)
+    assert client.post("/admin/webhooks/9999/secreto", data={"grace_hours": "24"}).status_code == 404
+    with app.app_context():
+        assert db.session.get(webhooks.WebhookSubscription, sub_id).secret == secret  # the refusal changed nothing
