@@ -735,7 +735,6 @@ PROFILE_STAGES = [
      "MinioStore._existing"),
     ("  `next_number` (folio)", "oficialia.intake", "next_number"),
     ("  `append_entry` (logbook)", "oficialia.intake", "append_entry"),
-    ("  `index_filing` (search)", "oficialia.intake", "index_filing"),
     ("  `working_calendar` (due date; read only when the copy each process keeps expires)", "oficialia.intake",
      "working_calendar"),
     ("  `insert_loaded` (INSERT … RETURNING of the filing, then of its documents)", "oficialia.intake",

@@ -346,7 +346,7 @@ def create_draft(session: DbSession, store: ObjectStore, filing: Filing, actor: 
                             draft_sha256=stored.sha256, draft_version=stored.version_id, created_at=utcnow())
         session.add(response)
         session.flush()
-        rows = [ResponseSigner(response_id=response.id, position=position, user_id=person.id)
+        rows = [ResponseSigner(response_id=response.id, position=position, user=person)
                 for position, person in enumerate(signers, start=1)]
         session.add_all(rows)
         append_entry(session, event="response_drafted", actor_label=_label(actor), actor_id=actor.id,
@@ -354,7 +354,7 @@ def create_draft(session: DbSession, store: ObjectStore, filing: Filing, actor: 
                      data={"response_id": response.id, "sense": sense.value, "sha256": stored.sha256,
                            "source": "text" if text is not None else "pdf",
                            "signers": [p.email for p in signers]})
-        notices = _tell_signer(session, response, rows[0], actor, settings)
+        notices = _tell_next_signer(session, response, rows, actor, settings)
         session.commit()
     except BaseException:
         session.rollback()
@@ -363,13 +363,13 @@ def create_draft(session: DbSession, store: ObjectStore, filing: Filing, actor: 
     return response
 
 
-def _tell_signer(session: DbSession, response: Response, due: ResponseSigner, actor: User,
-                 settings: ResponseSettings) -> list[int]:
-    """The e-mail telling the signer whose turn has come (flushes only; the caller queues it after
-    its commit); none to the person who just acted."""
-    if due.user_id == actor.id:
+def _tell_next_signer(session: DbSession, response: Response, signers: Sequence[ResponseSigner], actor: User,
+                      settings: ResponseSettings) -> list[int]:
+    """The e-mail telling the first of ``signers`` yet to sign that their turn has come (flushes
+    only; the caller queues it after its commit); none when all signed, nor to who just acted."""
+    due = next((s for s in signers if s.signed_at is None), None)
+    if due is None or due.user.id == actor.id:
         return []
-    signers = signers_of(session, response)
     try:
         written = notify_users(
             session, [due.user], "signature_due", response.filing, position=due.position, signers=len(signers),
@@ -533,8 +533,7 @@ def sign_response(session: DbSession, store: ObjectStore, response: Response, ac
                      data={"response_id": response.id, "position": due.position, "level": signed.level,
                            "certified": due.position == 1, "sha256": obj.sha256, "certificate": certificate})
         if not last:
-            following = next_signer(session, response)
-            notices = _tell_signer(session, response, following, actor, settings) if following else []
+            notices = _tell_next_signer(session, response, signers_of(session, response), actor, settings)
             session.commit()
             queue_delivery(session, notices)
             return SignResult(response=response, signer=due, sha256=obj.sha256, level=signed.level, issued=False)
