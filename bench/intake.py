@@ -737,7 +737,9 @@ PROFILE_STAGES = [
     ("  `append_entry` (logbook)", "oficialia.intake", "append_entry"),
     ("  `working_calendar` (due date; read only when the copy each process keeps expires)", "oficialia.intake",
      "working_calendar"),
-    ("  `insert_loaded` (INSERT … RETURNING of the filing, then of its documents)", "oficialia.intake",
+    ("  `WriteBatch.reserve_ids` (ids of the filing, its documents and its notice, before the folio)",
+     "oficialia.db", "WriteBatch.reserve_ids"),
+    ("  `insert_loaded` (the filing, then its documents: queued for the commit)", "oficialia.intake",
      "insert_loaded"),
     ("  `Session.flush` (autoflush before statements)", "sqlalchemy.orm", "Session.flush"),
     ("  `record_received` (statistics)", "oficialia.intake", "record_received"),
@@ -746,6 +748,9 @@ PROFILE_STAGES = [
     ("  `emit` (webhook deliveries)", "oficialia.intake", "emit"),
     ("  `receipt_notice` (the filer's e-mail)", "oficialia.intake", "receipt_notice"),
     ("  `queue_delivery` (Redis, the e-mail's job)", "oficialia.intake", "queue_delivery"),
+    ("  `WriteBatch.commit` (the queued writes and the COMMIT, one round trip)", "oficialia.db",
+     "WriteBatch.commit"),
+    ("    `_Precompiled.run` (one queued write, on the driver's cursor)", "oficialia.db", "_Precompiled.run"),
     ("  `Session.commit` (every commit)", "sqlalchemy.orm", "Session.commit"),
     ("  `enqueue_ocr` (Redis)", "oficialia.dispatch", "RqDispatcher.enqueue_ocr"),
     ("  `enqueue` (Redis, other jobs)", "oficialia.dispatch", "RqDispatcher.enqueue"),
@@ -868,7 +873,8 @@ def profile_intake(app: Flask, token: str, pdfs: Sequence[bytes], *, save: Path 
     stats: ProfileStats = pstats.Stats(profiler).stats
     profiled_cpu = sum(tt for (_cc, _nc, tt, _ct, _callers) in stats.values())
 
-    sql = totals.pop("SQL statements")[0] / count
+    precompiled = totals.get("    `_Precompiled.run` (one queued write, on the driver's cursor)", [0])[0]
+    sql = (totals.pop("SQL statements")[0] + precompiled) / count  # the driver's runs pass no engine event
     transactions = totals.pop("transactions")[0] / count
     lines = [f"{count} filings one at a time through the Flask test client, with stage timers: "
              f"{1000 * wall / count:.1f} ms wall, {1000 * cpu / count:.1f} ms CPU per filing (test client "
@@ -1125,8 +1131,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2 * cores,
                         help="gunicorn workers (default: 2 per core, as compose.yaml's 4 on 2 cores; fewer "
                              "threads per process leave the folio's lock holder less GIL to wait for)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="threads per gunicorn worker (default: enough for the clients)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per gunicorn worker (default 1: one request at a time per process, as "
+                             "compose.yaml's workers serve; 0: enough for the clients)")
     parser.add_argument("--redis", default=os.environ.get("OFICIALIA_BENCH_REDIS", DEFAULT_REDIS),
                         help="Redis for the product's job queue, a database of the bench's own "
                              f"(env OFICIALIA_BENCH_REDIS; default {DEFAULT_REDIS})")

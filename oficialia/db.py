@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeAlias, TypeVar
 
+import psycopg
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Enum, Insert, MetaData, Table, insert
+from sqlalchemy import Connection, DateTime, Engine, Enum, Executable, Insert, MetaData, Table, event, insert, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, scoped_session
 from sqlalchemy.types import TypeDecorator
 
@@ -102,9 +106,14 @@ def insert_loaded(session: DbSession, model: type[ModelT], rows: Sequence[Mappin
     full = [{key: row[key] if key in row else (value(None) if call else value) for key, value, call in fillers}
             for row in rows]
     session.flush()  # what the rows refer to is in the database first, as an ORM insert would
-    result = session.connection().execute(_returning_id(table), full)
+    batch = open_batch(session)
+    ids = batch.take_ids(table, len(full)) if batch is not None else None
+    if batch is not None and ids is not None:  # ids set aside: the insert goes with the commit
+        batch.defer(_plain_insert(table), [{"id": pk} | values for pk, values in zip(ids, full, strict=True)])
+    else:
+        ids = list(session.connection().execute(_returning_id(table), full).scalars())
     objects = []
-    for pk, values in zip(result.scalars(), full, strict=True):
+    for pk, values in zip(ids, full, strict=True):
         obj = model(id=pk, **values)
         make_transient_to_detached(obj)  # as if loaded: every attribute set, no pending change
         session.add(obj)
@@ -121,6 +130,11 @@ def _returning_id(table: Table) -> Insert:
 
 
 @functools.cache
+def _plain_insert(table: Table) -> Insert:
+    return insert(table)
+
+
+@functools.cache
 def _fillers(table: Table) -> tuple[_Filler, ...]:
     fillers: list[_Filler] = []
     for column in table.columns:
@@ -132,3 +146,174 @@ def _fillers(table: Table) -> tuple[_Filler, ...]:
         else:
             fillers.append((column.key, _SERVER if column.server_default is not None else None, False))
     return tuple(fillers)
+
+
+# --- writes sent with the commit -----------------------------------------------------------------
+
+
+class WriteBatch:
+    """Writes held back until the commit and sent with it in one round trip (PostgreSQL's
+    pipeline mode): for a transaction that holds a hot lock (the folio counter, the logbook's
+    head), whose every round trip between the lock and the commit makes every other one wait.
+
+    Open with :func:`write_batch`. Inside it, :func:`defer` and :func:`insert_loaded` (for a
+    table with ids set aside by :meth:`reserve_ids`) queue their statements; any other statement
+    on the connection sends the queue first, so it sees what came before it. A statement that
+    reads nothing the queue writes may say so with the execution option
+    ``independent_of_batch=True`` and leave the queue waiting.
+    """
+
+    def __init__(self, session: DbSession) -> None:
+        self.session = session
+        self.queued: list[tuple[Executable, Any]] = []
+        self.sending = False
+        self._ids: dict[str, list[int]] = {}
+
+    def reserve_ids(self, counts: Mapping[type[Any], int]) -> None:
+        """Set ids aside for rows of these models, in one round trip made before the hot lock, so
+        their inserts need no ``RETURNING`` (an id taken and not used is a gap, as after a
+        rollback)."""
+        wanted = {model.__table__.name: n for model, n in counts.items() if n > 0}
+        if not wanted:
+            return
+        counts_by_name = {f"n{i}": n for i, n in enumerate(wanted.values())}
+        rows = self.session.execute(_reserve_statement(tuple(wanted)), counts_by_name)
+        for name, pk in rows:
+            self._ids.setdefault(name, []).append(int(pk))
+
+    def take_ids(self, table: Table, count: int) -> list[int] | None:
+        """``count`` ids set aside for ``table``, or None if fewer are left."""
+        ids = self._ids.get(table.name, [])
+        if len(ids) < count:
+            return None
+        taken, self._ids[table.name] = ids[:count], ids[count:]
+        return taken
+
+    def defer(self, statement: Executable, params: Any = None) -> None:
+        self.queued.append((statement, params))
+
+    def holds(self, statement: Executable) -> bool:
+        """Whether ``statement`` is waiting in the queue."""
+        return any(queued is statement for queued, _params in self.queued)
+
+    def send(self, connection: Connection, *, commit: bool = False) -> None:
+        """Run what is queued now, pipelined; with ``commit``, the COMMIT goes in the same round
+        trip (the session's own commit then finds nothing left to do on the connection)."""
+        queued, self.queued = self.queued, []
+        if not queued and not commit:
+            return
+        driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+        self.sending = True
+        try:
+            with driver.pipeline():
+                cursor = driver.cursor()
+                for statement, params in queued:
+                    raw = _precompiled(connection.dialect, statement, params)
+                    if raw is not None:
+                        raw.run(cursor, params)
+                    else:
+                        connection.execute(statement, params)
+                if commit:
+                    driver.commit()
+        except psycopg.Error as e:  # raised by the pipeline's sync, past SQLAlchemy's wrapping
+            failed, params = (str(queued[-1][0]), queued[-1][1]) if queued else ("COMMIT", None)
+            raise DBAPIError.instance(failed, params, e, psycopg.Error) from e
+        finally:
+            self.sending = False
+
+    def commit(self) -> None:
+        """Send what is queued and the commit together; the session's objects are kept, as
+        :func:`commit_keeping_state` keeps them."""
+        self.send(self.session.connection(), commit=True)
+        commit_keeping_state(self.session)
+
+
+@contextlib.contextmanager
+def write_batch(session: DbSession) -> Iterator[WriteBatch | None]:
+    """Hold this transaction's writes back until :meth:`WriteBatch.commit`, on PostgreSQL; elsewhere
+    (SQLite, in the process: no round trips to save) yields None and every write runs at once."""
+    if session.get_bind().dialect.name != "postgresql" or open_batch(session) is not None:
+        yield None
+        return
+    batch = WriteBatch(session)
+    connection = session.connection()
+    info = connection.info  # the pooled connection's: still there once the commit releases it
+    session.info["write_batch"] = info["write_batch"] = batch
+    try:
+        yield batch
+        if batch.queued:  # left without a commit: the writes still belong to the transaction
+            batch.send(connection)
+    finally:
+        session.info.pop("write_batch", None)
+        info.pop("write_batch", None)
+
+
+def open_batch(session: DbSession) -> WriteBatch | None:
+    batch: WriteBatch | None = session.info.get("write_batch")
+    return batch
+
+
+def defer(session: DbSession, statement: Executable, params: Any = None) -> None:
+    """Run a write that returns nothing: with the commit if a :class:`WriteBatch` is open, else now."""
+    batch = open_batch(session)
+    if batch is not None:
+        batch.defer(statement, params)
+    else:
+        session.execute(statement, params)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _send_queued_first(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                       executemany: bool) -> None:
+    """Whatever runs while writes are queued runs after them, as it would have without the batch."""
+    batch: WriteBatch | None = conn.info.get("write_batch")
+    if batch is None or batch.sending or not batch.queued:
+        return
+    if context is not None and context.execution_options.get("independent_of_batch"):
+        return
+    batch.send(conn)
+
+
+@functools.cache
+def _reserve_statement(tables: tuple[str, ...]) -> Any:
+    return text(" UNION ALL ".join(
+        f"SELECT '{name}', nextval(pg_get_serial_sequence('{name}', 'id')) FROM generate_series(1, :n{i})"  # noqa: S608
+        for i, name in enumerate(tables)))
+
+
+@dataclass(frozen=True)
+class _Precompiled:
+    """A queued write as psycopg runs it: SQLAlchemy compiles it once (its SQL and its types'
+    conversions), and each run is one ``execute`` on the driver's cursor, without the engine's
+    per-statement work (cache keys, parameter construction, result set-up) for statements
+    whose result nobody reads."""
+
+    sql: str
+    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+    def run(self, cursor: psycopg.Cursor[Any], params: Any) -> None:
+        if isinstance(params, list):
+            cursor.executemany(self.sql, [self._values(p) for p in params])
+        else:
+            cursor.execute(self.sql, self._values(params or {}))
+
+    def _values(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: convert(params[name]) if convert is not None else params[name] for name, convert in self.binds}
+
+
+_PRECOMPILED: dict[tuple[Executable, tuple[str, ...]], _Precompiled | None] = {}
+
+
+def _precompiled(dialect: Dialect, statement: Executable, params: Any) -> _Precompiled | None:
+    """The statement precompiled for these parameter names, or None where only the engine can run
+    it (a bind the parameters do not name, such as a literal or a default computed per row)."""
+    first = params[0] if isinstance(params, list) else params or {}
+    key = (statement, tuple(first))
+    if key not in _PRECOMPILED:
+        compiled = statement.compile(dialect=dialect, column_keys=list(first)) if isinstance(statement, Insert) \
+            else statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        names = set(compiled.binds)
+        usable = names <= set(first) and not compiled.positiontup and not compiled.escaped_bind_names
+        _PRECOMPILED[key] = _Precompiled(compiled.string, tuple(
+            (name, bind.type.bind_processor(dialect)) for name, bind in compiled.binds.items())) if usable else None
+    return _PRECOMPILED[key]

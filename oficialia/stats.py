@@ -34,7 +34,7 @@ from sqlalchemy import ColumnElement, Table, TextClause, bindparam, case, delete
 from workflows.calendar import WorkingCalendar
 from workflows.states import FilingState
 
-from .db import DbSession
+from .db import DbSession, defer
 from .errors import InvalidInput
 from .models import (
     CHANNEL_LABELS,
@@ -93,7 +93,7 @@ def _upsert(session: DbSession, model: Any, rows: Sequence[Mapping[str, Any]], c
     if not rows:
         return
     columns = tuple(rows[0])
-    session.execute(_upsert_statement(model.__table__, columns, tuple(counters), len(rows)),
+    defer(session, _upsert_statement(model.__table__, columns, tuple(counters), len(rows)),
                     {f"{c}_{n}": row[c] for n, row in enumerate(rows) for c in columns})
 
 

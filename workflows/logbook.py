@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from oficialia.db import DbSession, utcnow
+from oficialia.db import DbSession, defer, open_batch, utcnow
 
 from .models import GENESIS_HASH, LogbookCheckpoint, LogbookEntry, LogbookHead
 
@@ -72,7 +72,10 @@ def append_entry(session: DbSession, *, event: str, actor_label: str, actor_id: 
     """
     at = at or utcnow()
     session.flush()  # what the entry names is in the database first
-    row = session.execute(_ADVANCE_HEAD).one_or_none()
+    batch = open_batch(session)
+    # the head is read past writes still queued for the commit, unless one of them is its own
+    row = session.execute(_ADVANCE_HEAD if batch is None or batch.holds(_PG_LINK)
+                          else _ADVANCE_HEAD_PAST_BATCH).one_or_none()
     if row is None:
         ensure_head(session)
         row = session.execute(_ADVANCE_HEAD).one()
@@ -84,7 +87,7 @@ def append_entry(session: DbSession, *, event: str, actor_label: str, actor_id: 
               "event": event, "department_id": department_id, "public": public, "content": content,
               "prev_hash": prev_hash, "hash": digest}
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_PG_LINK, values | {"head_hash": digest})
+        defer(session, _PG_LINK, values | {"head_hash": digest})  # with the commit, in a write batch
     else:
         session.execute(_INSERT_ENTRY, values)
         session.execute(_SET_HEAD_HASH, {"head_hash": digest})
@@ -95,6 +98,7 @@ _HEAD = LogbookHead.__table__
 _ENTRIES = LogbookEntry.__table__
 _ADVANCE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
                  .returning(_HEAD.c.seq, _HEAD.c.hash))
+_ADVANCE_HEAD_PAST_BATCH = _ADVANCE_HEAD.execution_options(independent_of_batch=True)
 _INSERT_ENTRY = insert(_ENTRIES)
 _SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("head_hash"))
 #: the entry and the head's new hash in one statement (a data-modifying CTE)

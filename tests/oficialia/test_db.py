@@ -1,6 +1,7 @@
 """``insert_loaded``: rows written in one statement come back as persistent objects that hold
 exactly what the database holds, without reading anything back. Pooled PostgreSQL connections
-that the server ended are replaced before a request uses them."""
+that the server ended are replaced before a request uses them. A write batch sends its writes
+with the commit, in one round trip."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import bindparam, event, func, insert, inspect, select, update
+from sqlalchemy.exc import IntegrityError
 
-from oficialia.db import db, insert_loaded, utcnow
+from oficialia.db import db, defer, insert_loaded, utcnow, write_batch
 from workflows.models import Notification, NotificationStatus
 
 
@@ -109,3 +111,82 @@ def test_a_connection_the_server_ended_is_replaced_without_a_failed_request(app:
     with app.app_context():
         assert db.session.execute(select(func.pg_backend_pid())).scalar_one() != first
         db.session.remove()
+
+
+# --- write batches: writes sent with the commit ------------------------------------------------
+
+
+def test_a_write_batch_exists_only_where_round_trips_cost(app: Flask) -> None:
+    """On PostgreSQL the batch holds writes back; on SQLite (in the process) every write runs at
+    once, and the same code serves both."""
+    with app.app_context():
+        with write_batch(db.session) as batch:
+            assert (batch is not None) == (db.engine.dialect.name == "postgresql")
+            if batch is not None:
+                batch.reserve_ids({Notification: 1})
+            [notice] = insert_loaded(db.session, Notification, [_row("ana@example.mx")])
+            if batch is not None:
+                batch.commit()
+            else:
+                db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(Notification, notice.id) is not None
+
+
+@pytest.mark.postgres
+def test_queued_writes_and_the_commit_go_in_one_round_trip(app: Flask, tmp_path: Path) -> None:
+    """GIVEN ids set aside before, WHEN rows are inserted in a batch THEN nothing is sent until the
+    commit, and then the inserts and the COMMIT leave together, before any answer is awaited."""
+    with app.app_context():
+        with write_batch(db.session) as batch:
+            assert batch is not None
+            batch.reserve_ids({Notification: 3})
+            pgconn = db.session.connection().connection.driver_connection.pgconn
+            with counting_statements() as seen:
+                notices = insert_loaded(db.session, Notification, [_row(f"p{n}@example.mx") for n in range(3)])
+                defer(db.session, update(Notification.__table__).where(Notification.id == bindparam("nid"))
+                      .values(subject=bindparam("new_subject")), {"nid": notices[0].id, "new_subject": "Otro"})
+            assert seen == []  # nothing went to the server yet
+            with (tmp_path / "wire.txt").open("w") as wire:
+                pgconn.trace(wire.fileno())
+                batch.commit()
+                pgconn.untrace()
+        lines = [line.split("\t") for line in (tmp_path / "wire.txt").read_text().splitlines()]
+        first_answer = next(n for n, line in enumerate(lines) if line[1] == "B")
+        sent = "\n".join("\t".join(line) for line in lines[:first_answer] if line[1] == "F")
+        assert sent.count("INSERT INTO notifications") == 1 and "UPDATE notifications" in sent, sent
+        assert "COMMIT" in sent, sent  # all sent before the first answer came back
+        db.session.expire_all()
+        stored = dict(db.session.execute(select(Notification.id, Notification.subject)).all())
+        assert stored == {n.id: ("Otro" if n is notices[0] else "Asunto") for n in notices}
+
+
+@pytest.mark.postgres
+def test_a_statement_in_a_batch_sees_the_writes_queued_before_it(app: Flask) -> None:
+    with app.app_context():
+        with write_batch(db.session) as batch:
+            assert batch is not None
+            batch.reserve_ids({Notification: 2})
+            insert_loaded(db.session, Notification, [_row("uno@example.mx"), _row("dos@example.mx")])
+            assert db.session.execute(select(func.count(Notification.id))).scalar_one() == 2
+            assert not batch.queued
+            [third] = insert_loaded(db.session, Notification, [_row("tres@example.mx")])  # no id left: RETURNING
+            batch.commit()
+        assert db.session.execute(select(func.count(Notification.id))).scalar_one() == 3
+        assert third.id is not None
+
+
+@pytest.mark.postgres
+def test_a_write_that_fails_in_a_batch_is_an_integrity_error_and_keeps_nothing(app: Flask) -> None:
+    with app.app_context():
+        [existing] = insert_loaded(db.session, Notification, [_row("antes@example.mx")])
+        db.session.commit()
+        with pytest.raises(IntegrityError), write_batch(db.session) as batch:
+            assert batch is not None
+            batch.reserve_ids({Notification: 1})
+            insert_loaded(db.session, Notification, [_row("nuevo@example.mx")])
+            defer(db.session, insert(Notification.__table__),
+                  {"id": existing.id} | _row("repetido@example.mx") | {"status": "pending", "attempts": 0})
+            batch.commit()
+        db.session.rollback()
+        assert db.session.execute(select(Notification.to_email)).scalars().all() == ["antes@example.mx"]
