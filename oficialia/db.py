@@ -169,17 +169,43 @@ class WriteBatch:
         self.sending = False
         self._ids: dict[str, list[int]] = {}
 
-    def reserve_ids(self, counts: Mapping[type[Any], int]) -> None:
-        """Set ids aside for rows of these models, in one round trip made before the hot lock, so
-        their inserts need no ``RETURNING`` (an id taken and not used is a gap, as after a
-        rollback)."""
+    def reserve_ids(self, counts: Mapping[type[Any], int],
+                    together: Sequence[tuple[Executable, Mapping[str, Any]]] = ()) -> list[list[tuple[Any, ...]]]:
+        """Set ids aside for rows of these models, so their inserts need no ``RETURNING`` (an id
+        taken and not used is a gap, as after a rollback).
+
+        :param together: statements to run in the same round trip, after the reservation (such
+            as the ones that take the transaction's hot locks); each must name every bind in its
+            parameters, and its rows come back as plain tuples, without the types' conversions.
+        :returns: the rows of each statement of ``together``.
+        """
+        if self.queued:
+            raise RuntimeError("reserve ids before queuing writes")
         wanted = {model.__table__.name: n for model, n in counts.items() if n > 0}
-        if not wanted:
-            return
-        counts_by_name = {f"n{i}": n for i, n in enumerate(wanted.values())}
-        rows = self.session.execute(_reserve_statement(tuple(wanted)), counts_by_name)
-        for name, pk in rows:
-            self._ids.setdefault(name, []).append(int(pk))
+        statements = list(together)
+        if wanted:
+            statements.insert(0, (_reserve_statement(tuple(wanted)),
+                                  {f"n{i}": n for i, n in enumerate(wanted.values())}))
+        connection = self.session.connection()
+        driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+        compiled = [_precompiled(connection.dialect, statement, params) for statement, params in statements]
+        cursors = []
+        try:
+            with driver.pipeline():
+                for raw, (statement, params) in zip(compiled, statements, strict=True):
+                    if raw is None:
+                        raise ValueError(f"cannot run in one round trip: {statement}")
+                    cursor = driver.cursor()
+                    raw.run(cursor, params)
+                    cursors.append(cursor)
+            rows = [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+        except psycopg.Error as e:
+            raise DBAPIError.instance(str(statements[len(cursors) - 1][0]) if cursors else "", None, e,
+                                      psycopg.Error) from e
+        if wanted:
+            for name, pk in rows.pop(0):
+                self._ids.setdefault(name, []).append(int(pk))
+        return rows
 
     def take_ids(self, table: Table, count: int) -> list[int] | None:
         """``count`` ids set aside for ``table``, or None if fewer are left."""
@@ -302,6 +328,7 @@ class _Precompiled:
 
 
 _PRECOMPILED: dict[tuple[Executable, tuple[str, ...]], _Precompiled | None] = {}
+_PRECOMPILED_MAX = 256
 
 
 def _precompiled(dialect: Dialect, statement: Executable, params: Any) -> _Precompiled | None:
@@ -310,6 +337,8 @@ def _precompiled(dialect: Dialect, statement: Executable, params: Any) -> _Preco
     first = params[0] if isinstance(params, list) else params or {}
     key = (statement, tuple(first))
     if key not in _PRECOMPILED:
+        if len(_PRECOMPILED) >= _PRECOMPILED_MAX:  # statements built per call would pile up
+            _PRECOMPILED.clear()
         compiled = statement.compile(dialect=dialect, column_keys=list(first)) if isinstance(statement, Insert) \
             else statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         names = set(compiled.binds)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import ObjectStore, StorageError, StoredObject
-from workflows.logbook import append_entry
+from workflows.logbook import ADVANCE_HEAD, append_entry
 from workflows.models import Notification
 from workflows.notifications import queue_delivery, receipt_notice
 from workflows.routing import working_calendar
@@ -36,14 +36,14 @@ from . import reference
 from .db import DbSession, commit_keeping_state, insert_loaded, utcnow, write_batch
 from .dispatch import Dispatcher, batched
 from .errors import FileTooLarge, Forbidden, InvalidInput, StorageUnavailable
-from .folio import format_folio, next_number
+from .folio import ENSURE_COUNTER, TAKE, format_folio, next_number, take_params
 from .forms import FilingForm, clean_filename
 from .inspection import InspectedFile, UploadLimits, inspect_upload
 from .models import Channel, Department, Document, Filing, Procedure, Role, User
 from .payments import PaymentOrder, issue_payment_order
 from .stats import record_received
 from .tracking import hash_code, new_code
-from .webhooks import emit
+from .webhooks import WebhookDelivery, emit, subscribers
 from .webhooks import queue as queue_deliveries
 
 log = logging.getLogger(__name__)
@@ -202,12 +202,10 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
     code = new_code()
     try:
         # Everything but the folio first: the folio's row lock is held from next_number to the
-        # commit, and every other intake waits for it. On PostgreSQL the writes wait for the
-        # commit and go with it in one round trip: three round trips under the lock (the folio,
-        # the logbook's head, the writes and the commit), not one per statement.
+        # commit, and every other intake waits for it. On PostgreSQL two round trips hold it: one
+        # takes the ids of the new rows (their inserts then need no RETURNING), the folio and the
+        # logbook's head; the writes then wait for the commit and go with it.
         with write_batch(session) as batch:
-            if batch is not None:  # their ids, before the lock: the inserts then need no RETURNING
-                batch.reserve_ids({Filing: 1, Document: len(uploads), Notification: 1})
             values: dict[str, Any] = dict(
                 office=settings.office, year=local.year, subject=form.subject, body=form.body,
                 procedure_id=procedure.id if procedure else None, department_id=department.id if department else None,
@@ -224,7 +222,16 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
                      size=obj.size, pages=i.pages, sha256=obj.sha256, storage_key=obj.key,
                      storage_version=obj.version_id)
                 for n, (u, i, obj) in enumerate(zip(uploads, inspected, stored, strict=True), start=1)]
-            number = next_number(session, settings.office, local.year)
+            taken: Sequence[tuple[Any, ...]] | None = None
+            head: tuple[int, str] | None = None
+            if batch is not None:
+                counter = take_params(settings.office, local.year)
+                _created, taken, heads = batch.reserve_ids(
+                    {Filing: 1, Document: len(uploads), Notification: 1, WebhookDelivery: subscribers(
+                        session, "filing.received")},
+                    together=[(ENSURE_COUNTER, counter), (TAKE, counter), (ADVANCE_HEAD, {})])
+                head = (int(heads[0][0]), str(heads[0][1])) if heads else None  # none: a new database
+            number = next_number(session, settings.office, local.year, taken=taken)
             folio = format_folio(settings.folio_format, office=settings.office, year=local.year, seq=number)
             # loaded, persistent objects without the unit of work's flush
             [filing] = insert_loaded(session, Filing, [values | {
@@ -232,7 +239,7 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
             docs = insert_loaded(session, Document, [d | {"filing_id": filing.id} for d in documents])
             set_committed_value(filing, "documents", docs)
             append_entry(
-                session, event="received", filing_id=filing.id, filing_folio=folio,
+                session, event="received", head=head, filing_id=filing.id, filing_folio=folio,
                 actor_id=actor.id if actor else None, actor_label=_actor_label(actor, filer_name),
                 department_id=department.id if department else None, public=True, at=received_at,
                 data={"channel": channel.value, "text_sha256": _text_digest(form.subject, form.body),

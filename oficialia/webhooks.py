@@ -243,13 +243,24 @@ _SUBSCRIPTIONS = WebhookSubscription.__table__
 _ACTIVE_SUBSCRIPTIONS = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.events).where(_SUBSCRIPTIONS.c.active.is_(True))
 
 
+def _subscriptions(session: DbSession) -> tuple[tuple[int, frozenset[str]], ...]:
+    """The active subscriptions and their events, from the copy each process keeps."""
+    subscriptions: tuple[tuple[int, frozenset[str]], ...] = reference.cached(
+        session, "webhook_subscriptions", lambda: tuple(
+            (subscription_id, frozenset(events.split()))
+            for subscription_id, events in session.execute(_ACTIVE_SUBSCRIPTIONS).all()))
+    return subscriptions
+
+
+def subscribers(session: DbSession, event: str) -> int:
+    """How many deliveries :func:`emit` would write for ``event`` now."""
+    return sum(event in events for _id, events in _subscriptions(session))
+
+
 def emit(session: DbSession, event: str, filing: Filing) -> list[int]:
     """Write one delivery per active subscription to ``event``, all in one statement."""
     rows = []
-    subscriptions = reference.cached(session, "webhook_subscriptions", lambda: tuple(
-        (subscription_id, frozenset(events.split()))
-        for subscription_id, events in session.execute(_ACTIVE_SUBSCRIPTIONS).all()))
-    for subscription_id, events in subscriptions:
+    for subscription_id, events in _subscriptions(session):
         if event in events:
             uid = str(uuid.uuid4())
             rows.append({"uid": uid, "subscription_id": subscription_id, "event": event, "filing_id": filing.id,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -62,24 +62,30 @@ class ChainLink(NamedTuple):
 def append_entry(session: DbSession, *, event: str, actor_label: str, actor_id: int | None = None,
                  filing_id: int | None = None, filing_folio: str | None = None,
                  department_id: int | None = None, public: bool = False,
-                 data: dict[str, Any] | None = None, at: datetime | None = None) -> ChainLink:
+                 data: dict[str, Any] | None = None, at: datetime | None = None,
+                 head: tuple[int, str] | None = None) -> ChainLink:
     """Append one entry to the chain, in the caller's transaction (it flushes what is pending
     first, so the rows the entry names exist).
 
     Locks the head row until the caller commits, so entries are chained one after another. Two
     statements on PostgreSQL (three on SQLite), in Core: every filing and every action writes
     one, inside the transaction that holds the locks.
+
+    :param head: the head as :data:`ADVANCE_HEAD` just returned it (seq, hash), for a caller that
+        ran that statement together with others, in this transaction.
     """
     at = at or utcnow()
     session.flush()  # what the entry names is in the database first
-    batch = open_batch(session)
-    # the head is read past writes still queued for the commit, unless one of them is its own
-    row = session.execute(_ADVANCE_HEAD if batch is None or batch.holds(_PG_LINK)
-                          else _ADVANCE_HEAD_PAST_BATCH).one_or_none()
-    if row is None:
-        ensure_head(session)
-        row = session.execute(_ADVANCE_HEAD).one()
-    seq, prev_hash = int(row[0]), str(row[1])
+    if head is None:
+        batch = open_batch(session)
+        # the head is read past writes still queued for the commit, unless one of them is its own
+        row = session.execute(ADVANCE_HEAD if batch is None or batch.holds(_PG_LINK)
+                              else _ADVANCE_HEAD_PAST_BATCH).one_or_none()
+        if row is None:
+            ensure_head(session)
+            row = session.execute(ADVANCE_HEAD).one()
+        head = (int(row[0]), str(row[1]))
+    seq, prev_hash = head
     content = _content(seq, at, event, filing_folio, actor_label, actor_id, department_id, public,
                        data or {})
     digest = chain_hash(prev_hash, content)
@@ -96,9 +102,10 @@ def append_entry(session: DbSession, *, event: str, actor_label: str, actor_id: 
 
 _HEAD = LogbookHead.__table__
 _ENTRIES = LogbookEntry.__table__
-_ADVANCE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
-                 .returning(_HEAD.c.seq, _HEAD.c.hash))
-_ADVANCE_HEAD_PAST_BATCH = _ADVANCE_HEAD.execution_options(independent_of_batch=True)
+#: takes the head's lock and the next place in the chain: (seq, hash of the entry before)
+ADVANCE_HEAD = (update(_HEAD).where(_HEAD.c.id == literal_column("1")).values(seq=_HEAD.c.seq + literal_column("1"))
+                .returning(_HEAD.c.seq, _HEAD.c.hash))
+_ADVANCE_HEAD_PAST_BATCH = ADVANCE_HEAD.execution_options(independent_of_batch=True)
 _INSERT_ENTRY = insert(_ENTRIES)
 _SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("head_hash"))
 #: the entry and the head's new hash in one statement (a data-modifying CTE)

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import bindparam, event, func, insert, inspect, select, update
+from sqlalchemy import bindparam, event, func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from oficialia.db import db, defer, insert_loaded, utcnow, write_batch
@@ -190,3 +190,23 @@ def test_a_write_that_fails_in_a_batch_is_an_integrity_error_and_keeps_nothing(a
             batch.commit()
         db.session.rollback()
         assert db.session.execute(select(Notification.to_email)).scalars().all() == ["antes@example.mx"]
+
+
+@pytest.mark.postgres
+def test_ids_and_other_statements_share_one_round_trip(app: Flask) -> None:
+    """The ids set aside and the rows of the statements sent with them come back together; a
+    statement that cannot be sent that way (a bind its parameters do not name) is refused."""
+    with app.app_context():
+        with write_batch(db.session) as batch:
+            assert batch is not None
+            with counting_statements() as seen:
+                [numbers, nothing] = batch.reserve_ids({Notification: 2}, together=[
+                    (text("SELECT n FROM generate_series(1, :top) AS n"), {"top": 3}),
+                    (text("SET LOCAL statement_timeout = 5000"), {})])
+            assert seen == []  # on the driver's cursor, past the engine
+            assert numbers == [(1,), (2,), (3,)] and nothing == []
+            first, second = batch.take_ids(Notification.__table__, 2) or []
+            assert second == first + 1 and batch.take_ids(Notification.__table__, 1) is None
+            with pytest.raises(ValueError, match="one round trip"):
+                batch.reserve_ids({}, together=[(update(Notification.__table__).values(attempts=1), {})])
+        db.session.rollback()
