@@ -371,6 +371,16 @@ class ResponseDraftIn(Input):
                                 "el titular del área.")
 
 
+class ResponseEditIn(Input):
+    sense: str | None = Field(None, max_length=20, description="Sentido nuevo (favorable, desfavorable, parcial o "
+                              "informativa); sin él, se conserva.")
+    text: str | None = Field(None, max_length=50_000, description="Texto nuevo (se redacta como oficio); o bien "
+                             "el PDF nuevo en «file». Sin ninguno de los dos, el documento conserva su origen: el "
+                             "oficio se redacta de nuevo con su texto, el PDF subido queda igual.")
+    signers: str | None = Field(None, max_length=2000, description="Correos de quienes firman, en orden, separados "
+                                "por comas; sin él, firman los mismos.")
+
+
 class SignIn(Input):
     #: the credential's password: kept only for this request, never logged (SecretStr hides it)
     password: SecretStr | None = Field(None, max_length=200, description="Contraseña de la llave privada o del "

@@ -29,7 +29,7 @@ from storage import content_disposition
 from . import access, responses, tracking
 from .auth import require_user
 from .db import db
-from .errors import NotFound, OficialiaError
+from .errors import InvalidInput, NotFound, OficialiaError
 from .extensions import get_store, limiter
 from .models import SENSE_LABELS, Filing, Response, ResponseSense, ResponseStatus, Role, User
 
@@ -163,16 +163,42 @@ def _globals() -> dict[str, Any]:
 
 # --- drafting ----------------------------------------------------------------------------------
 
-def _draft_form(filing: Filing, user: User, form: Any, status: int = 200) -> ResponseReturnValue:
-    department_id = user.department_id
-    if user.role is Role.ADMIN or department_id is None:
+def _draft_form(filing: Filing, user: User, form: Any, status: int = 200, *,
+                editing: Response | None = None) -> ResponseReturnValue:
+    department_id = editing.department_id if editing is not None else user.department_id
+    if editing is None and (user.role is Role.ADMIN or department_id is None):
         from workflows.routing import active_routings
 
         holders = active_routings(filing.id, db.session)
         department_id = holders[0].department_id if holders else department_id
     eligible = responses.eligible_signers(db.session, department_id) if department_id else []
-    return render_template("responses/draft.html", filing=filing, form=form, eligible=eligible,
+    return render_template("responses/draft.html", filing=filing, form=form, eligible=eligible, editing=editing,
                            senses=list(ResponseSense), slots=range(1, SIGNER_SLOTS + 1)), status
+
+
+def _draft_input(form: Any, *, keeps_pdf: bool = False) -> dict[str, Any]:
+    """The drafting form's fields, as :func:`responses.create_draft` and ``edit_draft`` take them.
+
+    :param keeps_pdf: an uploaded PDF is already on file (editing): the form may leave it.
+    """
+    signer_ids = []
+    for slot in range(1, SIGNER_SLOTS + 1):
+        value = form.get(f"signer_{slot}", "")
+        if value:
+            if not value.isdigit():
+                raise OficialiaError("Elija a los firmantes de la lista.")
+            signer_ids.append(int(value))
+    mode = form.get("mode", "text")
+    upload = request.files.get("file")
+    pdf = upload.read() if mode == "pdf" and upload is not None and upload.filename else None
+    if mode == "pdf" and pdf is None and not keeps_pdf:
+        raise OficialiaError("Elija el PDF de la respuesta.")
+    if mode != "pdf" and not (form.get("text") or "").strip():
+        raise InvalidInput("Escriba el texto de la respuesta o elija subir un PDF.", field="text")
+    return {"sense": responses.parse_sense(form.get("sense")), "signer_ids": signer_ids,
+            "settings": responses.ResponseSettings.from_config(current_app.config),
+            "pdf": pdf, "text": form.get("text") if mode != "pdf" else None,
+            "filename": (upload.filename or "respuesta.pdf") if upload is not None else "respuesta.pdf"}
 
 
 @bp.route("/expedientes/<folio>/respuesta", methods=["GET", "POST"])
@@ -184,23 +210,7 @@ def draft(folio: str) -> ResponseReturnValue:
         return _draft_form(filing, user, {})
     form = request.form
     try:
-        signer_ids = []
-        for slot in range(1, SIGNER_SLOTS + 1):
-            value = form.get(f"signer_{slot}", "")
-            if value:
-                if not value.isdigit():
-                    raise OficialiaError("Elija a los firmantes de la lista.")
-                signer_ids.append(int(value))
-        mode = form.get("mode", "text")
-        upload = request.files.get("file")
-        pdf = upload.read() if mode == "pdf" and upload is not None and upload.filename else None
-        if mode == "pdf" and pdf is None:
-            raise OficialiaError("Elija el PDF de la respuesta.")
-        response = responses.create_draft(
-            db.session, get_store(), filing, user, sense=responses.parse_sense(form.get("sense")),
-            signer_ids=signer_ids, settings=responses.ResponseSettings.from_config(current_app.config),
-            pdf=pdf, text=form.get("text") if mode != "pdf" else None,
-            filename=(upload.filename or "respuesta.pdf") if upload is not None else "respuesta.pdf")
+        response = responses.create_draft(db.session, get_store(), filing, user, **_draft_input(form))
     except OficialiaError as e:
         db.session.rollback()
         flash(e.message, "danger")
@@ -223,6 +233,34 @@ def cancel(response_id: int) -> ResponseReturnValue:
     else:
         flash("Borrador cancelado.", "info")
     return redirect(url_for("oficialia.filing_detail", folio=response.filing.folio))
+
+
+@bp.route("/respuestas/<int:response_id>/editar", methods=["GET", "POST"])
+def edit(response_id: int) -> ResponseReturnValue:
+    """Change a draft nobody has signed: its sense, its document, its signers."""
+    user = require_user(Role.STAFF, Role.SIGNER, Role.ADMIN)
+    response = visible_response(user, response_id)
+    filing = response.filing
+    try:
+        responses.require_draft_owner(response, user, "editar")
+    except OficialiaError as e:
+        flash(e.message, "warning")
+        return redirect(url_for("oficialia.filing_detail", folio=filing.folio, _anchor=f"respuesta-{response.id}"))
+    if request.method == "GET":
+        current = {"sense": response.sense.value, "mode": "text" if response.text is not None else "pdf",
+                   "text": response.text or ""}
+        current |= {f"signer_{s.position}": str(s.user_id) for s in responses.signers_of(db.session, response)}
+        return _draft_form(filing, user, current, editing=response)
+    form = request.form
+    try:
+        responses.edit_draft(db.session, get_store(), response, user,
+                             **_draft_input(form, keeps_pdf=response.text is None))
+    except OficialiaError as e:
+        db.session.rollback()
+        flash(e.message, "danger")
+        return _draft_form(filing, user, form, e.http_status, editing=response)
+    flash("Borrador actualizado. Quien firma primero recibe el aviso de nuevo.", "success")
+    return redirect(url_for("oficialia.filing_detail", folio=filing.folio, _anchor=f"respuesta-{response.id}"))
 
 
 # --- signing -----------------------------------------------------------------------------------

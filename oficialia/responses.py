@@ -298,6 +298,37 @@ def _resolve_signers(session: DbSession, department: Department, signer_ids: Seq
     return people
 
 
+def _draft_document(filing: Filing, department: Department, signers: Sequence[User], *, sense: ResponseSense,
+                    settings: ResponseSettings, pdf: bytes | None, text: str | None,
+                    filename: str) -> tuple[bytes, str | None]:
+    """The draft's PDF (and its text, for a composed letter): the letter rendered with the
+    letterhead, or the uploaded PDF once inspected like an intake upload.
+
+    :raises InvalidInput, RejectedFile: neither or both given, or not an unsigned PDF.
+    """
+    text = (text or "").strip() or None
+    if (pdf is None) == (text is None):
+        raise InvalidInput("Suba el PDF de la respuesta o escriba su texto (uno de los dos).", field="text")
+    if text is not None:
+        if len(text) > MAX_TEXT:
+            raise InvalidInput(f"El texto de la respuesta excede {MAX_TEXT} caracteres.", field="text")
+        tz = ZoneInfo(settings.timezone)
+        pdf = render_letter(LetterData(
+            institution=settings.institution, department=department.name, folio=filing.folio,
+            subject=filing.subject, filer_name=filing.filer_name, sense_label=SENSE_LABELS[sense], text=text,
+            dated=utcnow().astimezone(tz), place=settings.place,
+            signers=tuple(p.name for p in signers)))
+    else:
+        assert pdf is not None  # noqa: S101 - checked above
+        inspected = inspect_upload(pdf, filename, settings.limits)
+        if inspected.kind != "pdf":
+            raise InvalidInput("La respuesta debe ser un PDF.", field="file")
+        if inspected.signed:
+            raise InvalidInput("El PDF ya contiene firmas electrónicas: suba el documento sin firmar; las firmas "
+                               "se agregan aquí.", field="file")
+    return pdf, text
+
+
 def create_draft(session: DbSession, store: ObjectStore, filing: Filing, actor: User, *, sense: ResponseSense,
                  signer_ids: Sequence[int], settings: ResponseSettings, pdf: bytes | None = None,
                  text: str | None = None, filename: str = "respuesta.pdf") -> Response:
@@ -319,26 +350,8 @@ def create_draft(session: DbSession, store: ObjectStore, filing: Filing, actor: 
         raise Conflict("Ya hay una respuesta en preparación para este escrito; cancele ese borrador o "
                        "termine de firmarlo.")
     signers = _resolve_signers(session, department, signer_ids)
-    text = (text or "").strip() or None
-    if (pdf is None) == (text is None):
-        raise InvalidInput("Suba el PDF de la respuesta o escriba su texto (uno de los dos).", field="text")
-    if text is not None:
-        if len(text) > MAX_TEXT:
-            raise InvalidInput(f"El texto de la respuesta excede {MAX_TEXT} caracteres.", field="text")
-        tz = ZoneInfo(settings.timezone)
-        pdf = render_letter(LetterData(
-            institution=settings.institution, department=department.name, folio=filing.folio,
-            subject=filing.subject, filer_name=filing.filer_name, sense_label=SENSE_LABELS[sense], text=text,
-            dated=utcnow().astimezone(tz), place=settings.place,
-            signers=tuple(p.name for p in signers)))
-    else:
-        assert pdf is not None  # noqa: S101 - checked above
-        inspected = inspect_upload(pdf, filename, settings.limits)
-        if inspected.kind != "pdf":
-            raise InvalidInput("La respuesta debe ser un PDF.", field="file")
-        if inspected.signed:
-            raise InvalidInput("El PDF ya contiene firmas electrónicas: suba el documento sin firmar; las firmas "
-                               "se agregan aquí.", field="file")
+    pdf, text = _draft_document(filing, department, signers, sense=sense, settings=settings, pdf=pdf, text=text,
+                                filename=filename)
     stored = _put(store, pdf)
     try:
         response = Response(filing_id=filing.id, department_id=department.id, author_id=actor.id, sense=sense,
@@ -346,21 +359,30 @@ def create_draft(session: DbSession, store: ObjectStore, filing: Filing, actor: 
                             draft_sha256=stored.sha256, draft_version=stored.version_id, created_at=utcnow())
         session.add(response)
         session.flush()
-        rows = [ResponseSigner(response_id=response.id, position=position, user=person)
-                for position, person in enumerate(signers, start=1)]
-        session.add_all(rows)
-        append_entry(session, event="response_drafted", actor_label=_label(actor), actor_id=actor.id,
-                     filing_id=filing.id, filing_folio=filing.folio, department_id=department.id, public=False,
-                     data={"response_id": response.id, "sense": sense.value, "sha256": stored.sha256,
-                           "source": "text" if text is not None else "pdf",
-                           "signers": [p.email for p in signers]})
-        notices = _tell_next_signer(session, response, rows, actor, settings)
-        session.commit()
+        notices = _seat_signers(session, response, signers, actor, settings, event="response_drafted")
     except BaseException:
         session.rollback()
         raise
     queue_delivery(session, notices)
     return response
+
+
+def _seat_signers(session: DbSession, response: Response, signers: Sequence[User], actor: User,
+                  settings: ResponseSettings, *, event: str, **logged: Any) -> list[int]:
+    """The draft's signers in order, its logbook entry (``event``, with ``logged``) and the first
+    signer's e-mail, then the commit; returns the e-mails to queue."""
+    rows = [ResponseSigner(response_id=response.id, position=position, user=person)
+            for position, person in enumerate(signers, start=1)]
+    session.add_all(rows)
+    append_entry(session, event=event, actor_label=_label(actor), actor_id=actor.id,
+                 filing_id=response.filing_id, filing_folio=response.filing.folio,
+                 department_id=response.department_id, public=False,
+                 data={"response_id": response.id, "sense": response.sense.value, "sha256": response.draft_sha256,
+                       **logged, "source": "text" if response.text is not None else "pdf",
+                       "signers": [p.email for p in signers]})
+    notices = _tell_next_signer(session, response, rows, actor, settings)
+    session.commit()
+    return notices
 
 
 def _tell_next_signer(session: DbSession, response: Response, signers: Sequence[ResponseSigner], actor: User,
@@ -388,15 +410,65 @@ def cancel_draft(session: DbSession, response: Response, actor: User) -> Respons
     :raises Conflict: it is already being signed, issued or cancelled.
     :raises Forbidden: the actor is not of the answering department.
     """
-    if actor.role is not Role.ADMIN and actor.department_id != response.department_id:
-        raise Forbidden("Solo el área que redactó la respuesta puede cancelarla.")
-    if response.status is not ResponseStatus.DRAFT:
-        raise Conflict("Solo se cancela un borrador que nadie ha firmado.")
+    require_draft_owner(response, actor, "cancelar")
     response.status = ResponseStatus.CANCELLED
     append_entry(session, event="response_cancelled", actor_label=_label(actor), actor_id=actor.id,
                  filing_id=response.filing_id, filing_folio=response.filing.folio,
                  department_id=response.department_id, public=False, data={"response_id": response.id})
     session.commit()
+    return response
+
+
+def require_draft_owner(response: Response, actor: User, verb: str) -> None:
+    """Only the answering department (or an admin) changes a draft, and only while nobody signed it.
+
+    :param verb: ``cancelar`` or ``editar``, for the message.
+    :raises Forbidden, Conflict:
+    """
+    if actor.role is not Role.ADMIN and actor.department_id != response.department_id:
+        raise Forbidden(f"Solo el área que redactó la respuesta puede {verb}la.")
+    if response.status is not ResponseStatus.DRAFT:
+        raise Conflict(f"Solo se {'cancela' if verb == 'cancelar' else 'edita'} un borrador que nadie ha firmado.")
+
+
+def edit_draft(session: DbSession, store: ObjectStore, response: Response, actor: User, *, sense: ResponseSense,
+               signer_ids: Sequence[int], settings: ResponseSettings, pdf: bytes | None = None,
+               text: str | None = None, filename: str = "respuesta.pdf") -> Response:
+    """Replace a draft nobody has signed yet: its sense, its document (a new letter or PDF,
+    stored beside the former one, which stays in storage and in the logbook) and its signers;
+    commits. The first signer is told again by e-mail, the document having changed.
+
+    With neither ``pdf`` nor ``text``, the document keeps its source: the letter's text is
+    rendered again (its sense, date and signers are on it), an uploaded PDF stays as it is.
+
+    :raises Forbidden: the actor is not of the answering department.
+    :raises Conflict: it is already being signed, issued or cancelled.
+    :raises InvalidInput, RejectedFile: what was sent is not acceptable; the draft is left as it was.
+    """
+    require_draft_owner(response, actor, "editar")
+    department = response.department
+    signers = _resolve_signers(session, department, signer_ids)
+    if pdf is None and not (text or "").strip():
+        if response.text is not None:
+            text = response.text
+        else:
+            pdf = read_version(store, current_version(response))
+    pdf, text = _draft_document(response.filing, department, signers, sense=sense, settings=settings, pdf=pdf,
+                                text=text, filename=filename)
+    stored = _put(store, pdf)
+    try:
+        previous = response.draft_sha256
+        response.sense, response.text = sense, text
+        response.draft_key, response.draft_sha256, response.draft_version = stored.key, stored.sha256, stored.version_id
+        for row in signers_of(session, response):
+            session.delete(row)
+        session.flush()  # the former signers' positions are free again
+        notices = _seat_signers(session, response, signers, actor, settings, event="response_edited",
+                                previous_sha256=previous)
+    except BaseException:
+        session.rollback()
+        raise
+    queue_delivery(session, notices)
     return response
 
 

@@ -27,7 +27,7 @@ from flask.typing import ResponseReturnValue
 
 from . import access, responses, tracking
 from .api import api_user, iso
-from .api_schemas import ResponseDraftIn, ResponseList, ResponseOut, SignedOut, SignIn, TrackQuery
+from .api_schemas import ResponseDraftIn, ResponseEditIn, ResponseList, ResponseOut, SignedOut, SignIn, TrackQuery
 from .db import db
 from .errors import InvalidInput, NotFound
 from .extensions import get_store, limiter
@@ -116,6 +116,36 @@ def create(folio: str) -> ResponseReturnValue:
         filename=(upload.filename or "respuesta.pdf") if upload is not None else "respuesta.pdf")
     return (jsonify(response_json(response)), 201,
             {"Location": url_for("responses_api.get", response_id=response.id, _external=True)})
+
+
+@bp.put("/responses/<int:response_id>/draft")
+@endpoint("Editar un borrador de respuesta", scope=Scope.ACT, form=ResponseEditIn, files=("file",),
+          responses={200: ResponseOut, 409: "La respuesta ya no es un borrador: alguien la firmó, se emitió o se "
+                                            "canceló."},
+          tags=("respuestas",),
+          description="Solo mientras nadie la ha firmado, y solo el área que la redactó. Lo que no se envía se "
+                      "conserva; el documento anterior queda en la bitácora y quien firma primero recibe el aviso "
+                      "de nuevo.")
+def edit(response_id: int) -> ResponseReturnValue:
+    """Change a draft nobody has signed: sense, document, signers."""
+    user = api_user()
+    response = visible_response(user, response_id)
+    responses.require_draft_owner(response, user, "editar")
+    upload = request.files.get("file")
+    pdf = upload.read() if upload is not None else None
+    text = request.form.get("text")
+    if pdf and text:
+        raise InvalidInput("Envíe «file» (PDF) o «text», no ambos.", field="text")
+    values = [v for raw in request.form.getlist("signers") for v in raw.split(",") if v.strip()]
+    signer_ids = (_signer_ids(user, response.department_id, values) if values
+                  else [s.user_id for s in responses.signers_of(db.session, response)])
+    sense = request.form.get("sense")
+    responses.edit_draft(
+        db.session, get_store(), response, user,
+        sense=responses.parse_sense(sense) if sense else response.sense, signer_ids=signer_ids,
+        settings=responses.ResponseSettings.from_config(current_app.config), pdf=pdf or None, text=text,
+        filename=(upload.filename or "respuesta.pdf") if upload is not None else "respuesta.pdf")
+    return jsonify(response_json(response))
 
 
 @bp.get("/filings/<folio>/responses")

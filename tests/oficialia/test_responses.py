@@ -4,6 +4,7 @@ real database (PostgreSQL, and SQLite with ``OFICIALIA_TEST_DATABASE=sqlite``)."
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,95 @@ def test_draft_through_the_web_form(app, client, office, login):
         response = db.session.execute(select(Response)).scalar_one()
         signers = db.session.execute(select(ResponseSigner)).scalars().all()
         assert response.sense.value == "desfavorable" and [s.user_id for s in signers] == [signer_id]
+
+
+def edit_api(client, token: str, response_id: int, **data: Any):
+    return client.put(f"/api/v1/responses/{response_id}/draft", headers=bearer(token),
+                      content_type="multipart/form-data", data=data)
+
+
+def test_edit_a_draft_through_the_api(app, client, office):
+    """GIVEN a composed draft WHEN its department edits it THEN the new letter replaces it, the
+    former one stays in the logbook, the signers are the new ones and the first is told again;
+    what is not sent is kept; once cancelled it is no longer a draft to edit."""
+    filing = in_progress(client, office)
+    staff = office["tokens"]["staff"]
+    made = draft(client, staff, filing["folio"], sense="favorable", text="Se programó la reparación.",
+                 signers="titular@obras.mx").json
+    before = client.get(f"/api/v1/responses/{made['id']}/pdf", headers=bearer(staff)).data
+    edited = edit_api(client, staff, made["id"], sense="parcial", text="Se repara la mitad de la calle.",
+                      signers="juridico@obras.mx, titular@obras.mx")
+    assert edited.status_code == 200, edited.json
+    assert edited.json["status"] == "draft" and edited.json["sense"] == "parcial"
+    assert [s["email"] for s in edited.json["signers"]] == ["juridico@obras.mx", "titular@obras.mx"]
+    after = client.get(f"/api/v1/responses/{made['id']}/pdf", headers=bearer(staff)).data
+    with pikepdf.open(io.BytesIO(after)) as doc:
+        text = b"".join(pikepdf.unparse_content_stream(pikepdf.parse_content_stream(p)) for p in doc.pages)
+    assert b"Parcial" in text and after != before
+    with app.app_context():
+        entry = db.session.execute(select(LogbookEntry).where(LogbookEntry.event == "response_edited")).scalar_one()
+        data = json.loads(entry.content)["data"]
+        assert entry.public is False and data["previous_sha256"] != data["sha256"]
+        assert data["signers"] == ["juridico@obras.mx", "titular@obras.mx"]
+    assert [n.to_email for n in _signature_notices(app)] == ["titular@obras.mx", "juridico@obras.mx"]
+
+    kept = edit_api(client, staff, made["id"])  # nothing sent: the same text, sense and signers
+    assert kept.status_code == 200 and kept.json["sense"] == "parcial"
+    assert [s["email"] for s in kept.json["signers"]] == ["juridico@obras.mx", "titular@obras.mx"]
+    with app.app_context():
+        assert db.session.get(Response, made["id"]).text == "Se repara la mitad de la calle."
+
+    bad = edit_api(client, staff, made["id"], sense="quizá")
+    assert bad.status_code == 422 and bad.json["error"]["field"] == "sense"
+    assert edit_api(client, office["tokens"]["other"], made["id"], text="Otro").status_code in (403, 404)
+    with app.app_context():
+        responses.cancel_draft(db.session, db.session.get(Response, made["id"]), db.session.get(
+            User, office["users"]["staff"].id))
+    late = edit_api(client, staff, made["id"], text="Tarde")
+    assert late.status_code == 409 and "borrador" in late.json["error"]["message"]
+
+
+def test_an_uploaded_pdf_draft_keeps_its_pdf_unless_another_is_sent(client, office):
+    filing = in_progress(client, office)
+    staff = office["tokens"]["staff"]
+    original = pdf_bytes(2, text="Oficio de respuesta")
+    made = draft(client, staff, filing["folio"], sense="parcial", file=(io.BytesIO(original), "oficio.pdf"),
+                 signers="titular@obras.mx").json
+    assert edit_api(client, staff, made["id"], sense="favorable").status_code == 200
+    assert client.get(f"/api/v1/responses/{made['id']}/pdf", headers=bearer(staff)).data == original
+    other = pdf_bytes(1, text="Oficio corregido")
+    assert edit_api(client, staff, made["id"], file=(io.BytesIO(other), "v2.pdf")).status_code == 200
+    assert client.get(f"/api/v1/responses/{made['id']}/pdf", headers=bearer(staff)).data == other
+    refused = edit_api(client, staff, made["id"], file=(io.BytesIO(b"no es un PDF"), "x.pdf"))
+    assert refused.status_code in (415, 422)
+    assert client.get(f"/api/v1/responses/{made['id']}/pdf", headers=bearer(staff)).data == other
+
+
+def test_edit_a_draft_through_the_web_form(app, client, office, login):
+    filing = in_progress(client, office)
+    made = draft(client, office["tokens"]["staff"], filing["folio"], sense="favorable", text="Primer texto.",
+                 signers="titular@obras.mx").json
+    login(office["users"]["staff"])
+    page = client.get(f"/expedientes/{filing['folio']}").get_data(as_text=True)
+    assert "Editar borrador" in page
+    form = client.get(f"/respuestas/{made['id']}/editar").get_data(as_text=True)
+    assert "Editar el borrador de respuesta" in form and "Primer texto." in form
+    with app.app_context():
+        signer_id, second_id = office["users"]["signer"].id, office["users"]["second"].id
+    assert f'value="{signer_id}" selected' in form
+    empty = client.post(f"/respuestas/{made['id']}/editar", data={"sense": "favorable", "mode": "text", "text": " ",
+                                                                   "signer_1": str(signer_id)})
+    assert empty.status_code == 422 and "Escriba el texto" in empty.get_data(as_text=True)
+    saved = client.post(f"/respuestas/{made['id']}/editar",
+                        data={"sense": "desfavorable", "mode": "text", "text": "Segundo texto.",
+                              "signer_1": str(second_id)})
+    assert saved.status_code == 302
+    with app.app_context():
+        response = db.session.get(Response, made["id"])
+        assert response.text == "Segundo texto." and response.sense.value == "desfavorable"
+        assert [s.user_id for s in responses.signers_of(db.session, response)] == [second_id]
+    login(office["users"]["other"])
+    assert client.get(f"/respuestas/{made['id']}/editar").status_code in (302, 404)
 
 
 # --- signing (service) -------------------------------------------------------------------------
