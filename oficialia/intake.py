@@ -222,13 +222,13 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
                      size=obj.size, pages=i.pages, sha256=obj.sha256, storage_key=obj.key,
                      storage_version=obj.version_id)
                 for n, (u, i, obj) in enumerate(zip(uploads, inspected, stored, strict=True), start=1)]
+            hooked = subscribers(session, "filing.received")  # webhooks
             taken: Sequence[tuple[Any, ...]] | None = None
             head: tuple[int, str] | None = None
             if batch is not None:
                 counter = take_params(settings.office, local.year)
                 _created, taken, heads = batch.reserve_ids(
-                    {Filing: 1, Document: len(uploads), Notification: 1, WebhookDelivery: subscribers(
-                        session, "filing.received")},
+                    {Filing: 1, Document: len(uploads), Notification: 1, WebhookDelivery: len(hooked)},
                     together=[(ENSURE_COUNTER, counter), (TAKE, counter), (ADVANCE_HEAD, {})])
                 head = (int(heads[0][0]), str(heads[0][1])) if heads else None  # none: a new database
             number = next_number(session, settings.office, local.year, taken=taken)
@@ -246,7 +246,7 @@ def receive_filing(session: DbSession, store: ObjectStore, *, form: FilingForm, 
                       "documents": [{"sha256": d.sha256, "pages": d.pages, "size": d.size} for d in filing.documents]})
             record_received(session, filing, tz=settings.timezone)
             order = issue_payment_order(session, filing)  # procedures with a fee: the order and its bank reference
-            deliveries = emit(session, "filing.received", filing)  # webhooks: written with the filing
+            deliveries = emit(session, "filing.received", filing, subscription_ids=hooked)  # with the filing
             notice = receipt_notice(session, filing)  # the filer's e-mail, likewise
             received = Received(filing=filing, tracking_code=code, payment_order=order)
             if before_commit is not None:

@@ -252,20 +252,23 @@ def _subscriptions(session: DbSession) -> tuple[tuple[int, frozenset[str]], ...]
     return subscriptions
 
 
-def subscribers(session: DbSession, event: str) -> int:
-    """How many deliveries :func:`emit` would write for ``event`` now."""
-    return sum(event in events for _id, events in _subscriptions(session))
+def subscribers(session: DbSession, event: str) -> list[int]:
+    """The active subscriptions to ``event``: those :func:`emit` writes a delivery for."""
+    return [subscription_id for subscription_id, events in _subscriptions(session) if event in events]
 
 
-def emit(session: DbSession, event: str, filing: Filing) -> list[int]:
-    """Write one delivery per active subscription to ``event``, all in one statement."""
+def emit(session: DbSession, event: str, filing: Filing, *,
+         subscription_ids: Sequence[int] | None = None) -> list[int]:
+    """Write one delivery per active subscription to ``event``, all in one statement.
+
+    :param subscription_ids: :func:`subscribers` of ``event``, if the caller already asked.
+    """
     rows = []
-    for subscription_id, events in _subscriptions(session):
-        if event in events:
-            uid = str(uuid.uuid4())
-            rows.append({"uid": uid, "subscription_id": subscription_id, "event": event, "filing_id": filing.id,
-                         "payload": json.dumps(event_payload(event, filing, uid), ensure_ascii=False),
-                         "status": DeliveryStatus.PENDING, "next_attempt_at": utcnow()})
+    for subscription_id in subscribers(session, event) if subscription_ids is None else subscription_ids:
+        uid = str(uuid.uuid4())
+        rows.append({"uid": uid, "subscription_id": subscription_id, "event": event, "filing_id": filing.id,
+                     "payload": json.dumps(event_payload(event, filing, uid), ensure_ascii=False),
+                     "status": DeliveryStatus.PENDING, "next_attempt_at": utcnow()})
     return [delivery.id for delivery in insert_loaded(session, WebhookDelivery, rows)]
 
 
