@@ -431,15 +431,16 @@ def require_draft_owner(response: Response, actor: User, verb: str) -> None:
         raise Conflict(f"Solo se {'cancela' if verb == 'cancelar' else 'edita'} un borrador que nadie ha firmado.")
 
 
-def edit_draft(session: DbSession, store: ObjectStore, response: Response, actor: User, *, sense: ResponseSense,
-               signer_ids: Sequence[int], settings: ResponseSettings, pdf: bytes | None = None,
-               text: str | None = None, filename: str = "respuesta.pdf") -> Response:
+def edit_draft(session: DbSession, store: ObjectStore, response: Response, actor: User, *,
+               sense: ResponseSense | None, signer_ids: Sequence[int] | None, settings: ResponseSettings,
+               pdf: bytes | None = None, text: str | None = None, filename: str = "respuesta.pdf") -> Response:
     """Replace a draft nobody has signed yet: its sense, its document (a new letter or PDF,
     stored beside the former one, which stays in storage and in the logbook) and its signers;
     commits. The first signer is told again by e-mail, the document having changed.
 
-    With neither ``pdf`` nor ``text``, the document keeps its source: the letter's text is
-    rendered again (its sense, date and signers are on it), an uploaded PDF stays as it is.
+    ``None`` keeps the sense or the signers. With neither ``pdf`` nor ``text``, the document
+    keeps its source: the letter's text is rendered again (its sense, date and signers are on
+    it), an uploaded PDF stays as it is.
 
     :raises Forbidden: the actor is not of the answering department.
     :raises Conflict: it is already being signed, issued or cancelled.
@@ -447,6 +448,9 @@ def edit_draft(session: DbSession, store: ObjectStore, response: Response, actor
     """
     require_draft_owner(response, actor, "editar")
     department = response.department
+    sense = response.sense if sense is None else sense
+    if signer_ids is None:
+        signer_ids = [s.user_id for s in signers_of(session, response)]
     signers = _resolve_signers(session, department, signer_ids)
     if pdf is None and not (text or "").strip():
         if response.text is not None:

@@ -137,12 +137,10 @@ def edit(response_id: int) -> ResponseReturnValue:
     if pdf and text:
         raise InvalidInput("Envíe «file» (PDF) o «text», no ambos.", field="text")
     values = [v for raw in request.form.getlist("signers") for v in raw.split(",") if v.strip()]
-    signer_ids = (_signer_ids(user, response.department_id, values) if values
-                  else [s.user_id for s in responses.signers_of(db.session, response)])
     sense = request.form.get("sense")
     responses.edit_draft(
-        db.session, get_store(), response, user,
-        sense=responses.parse_sense(sense) if sense else response.sense, signer_ids=signer_ids,
+        db.session, get_store(), response, user, sense=responses.parse_sense(sense) if sense else None,
+        signer_ids=_signer_ids(user, response.department_id, values) if values else None,
         settings=responses.ResponseSettings.from_config(current_app.config), pdf=pdf or None, text=text,
         filename=(upload.filename or "respuesta.pdf") if upload is not None else "respuesta.pdf")
     return jsonify(response_json(response))
