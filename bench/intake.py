@@ -722,6 +722,8 @@ def verify(database_url: str, app: Flask, ops: int, folios: dict[int, str],
 
 #: (label, module, attribute): the stages of one filing, timed by wrapping these functions while
 #: profiling (callers look them up at call time). A stage the code does not have (yet) is left out.
+#: the queued writes run on the driver's cursor pass no engine event: counted as statements too
+PRECOMPILED_STAGE = "    `_Precompiled.run` (one queued write, on the driver's cursor)"
 PROFILE_STAGES = [
     ("whole request, server side (`Flask.wsgi_app`)", "", "wsgi_app"),
     ("multipart parsing (`FormDataParser.parse`)", "werkzeug.formparser", "FormDataParser.parse"),
@@ -750,7 +752,7 @@ PROFILE_STAGES = [
     ("  `queue_delivery` (Redis, the e-mail's job)", "oficialia.intake", "queue_delivery"),
     ("  `WriteBatch.commit` (the queued writes and the COMMIT, one round trip)", "oficialia.db",
      "WriteBatch.commit"),
-    ("    `_Precompiled.run` (one queued write, on the driver's cursor)", "oficialia.db", "_Precompiled.run"),
+    (PRECOMPILED_STAGE, "oficialia.db", "_Precompiled.run"),
     ("  `Session.commit` (every commit)", "sqlalchemy.orm", "Session.commit"),
     ("  `enqueue_ocr` (Redis)", "oficialia.dispatch", "RqDispatcher.enqueue_ocr"),
     ("  `enqueue` (Redis, other jobs)", "oficialia.dispatch", "RqDispatcher.enqueue"),
@@ -873,8 +875,8 @@ def profile_intake(app: Flask, token: str, pdfs: Sequence[bytes], *, save: Path 
     stats: ProfileStats = pstats.Stats(profiler).stats
     profiled_cpu = sum(tt for (_cc, _nc, tt, _ct, _callers) in stats.values())
 
-    precompiled = totals.get("    `_Precompiled.run` (one queued write, on the driver's cursor)", [0])[0]
-    sql = (totals.pop("SQL statements")[0] + precompiled) / count  # the driver's runs pass no engine event
+    precompiled = totals.get(PRECOMPILED_STAGE, [0])[0]
+    sql = (totals.pop("SQL statements")[0] + precompiled) / count
     transactions = totals.pop("transactions")[0] / count
     lines = [f"{count} filings one at a time through the Flask test client, with stage timers: "
              f"{1000 * wall / count:.1f} ms wall, {1000 * cpu / count:.1f} ms CPU per filing (test client "

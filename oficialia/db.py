@@ -158,9 +158,7 @@ class WriteBatch:
 
     Open with :func:`write_batch`. Inside it, :func:`defer` and :func:`insert_loaded` (for a
     table with ids set aside by :meth:`reserve_ids`) queue their statements; any other statement
-    on the connection sends the queue first, so it sees what came before it. A statement that
-    reads nothing the queue writes may say so with the execution option
-    ``independent_of_batch=True`` and leave the queue waiting.
+    on the connection sends the queue first, so it sees what came before it.
     """
 
     def __init__(self, session: DbSession) -> None:
@@ -187,21 +185,12 @@ class WriteBatch:
             statements.insert(0, (_reserve_statement(tuple(wanted)),
                                   {f"n{i}": n for i, n in enumerate(wanted.values())}))
         connection = self.session.connection()
-        driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
-        compiled = [_precompiled(connection.dialect, statement, params) for statement, params in statements]
-        cursors = []
-        try:
-            with driver.pipeline():
-                for raw, (statement, params) in zip(compiled, statements, strict=True):
-                    if raw is None:
-                        raise ValueError(f"cannot run in one round trip: {statement}")
-                    cursor = driver.cursor()
-                    raw.run(cursor, params)
-                    cursors.append(cursor)
-            rows = [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
-        except psycopg.Error as e:
-            raise DBAPIError.instance(str(statements[len(cursors) - 1][0]) if cursors else "", None, e,
-                                      psycopg.Error) from e
+        for statement, params in statements:
+            if _precompiled(connection.dialect, statement, params) is None:
+                raise ValueError(f"cannot run in one round trip: {statement}")
+        cursors = _pipeline(connection, statements)
+        rows = [cursor.fetchall() if cursor is not None and cursor.description is not None else []
+                for cursor in cursors]
         if wanted:
             for name, pk in rows.pop(0):
                 self._ids.setdefault(name, []).append(int(pk))
@@ -218,32 +207,15 @@ class WriteBatch:
     def defer(self, statement: Executable, params: Any = None) -> None:
         self.queued.append((statement, params))
 
-    def holds(self, statement: Executable) -> bool:
-        """Whether ``statement`` is waiting in the queue."""
-        return any(queued is statement for queued, _params in self.queued)
-
     def send(self, connection: Connection, *, commit: bool = False) -> None:
         """Run what is queued now, pipelined; with ``commit``, the COMMIT goes in the same round
         trip (the session's own commit then finds nothing left to do on the connection)."""
         queued, self.queued = self.queued, []
         if not queued and not commit:
             return
-        driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
         self.sending = True
         try:
-            with driver.pipeline():
-                cursor = driver.cursor()
-                for statement, params in queued:
-                    raw = _precompiled(connection.dialect, statement, params)
-                    if raw is not None:
-                        raw.run(cursor, params)
-                    else:
-                        connection.execute(statement, params)
-                if commit:
-                    driver.commit()
-        except psycopg.Error as e:  # raised by the pipeline's sync, past SQLAlchemy's wrapping
-            failed, params = (str(queued[-1][0]), queued[-1][1]) if queued else ("COMMIT", None)
-            raise DBAPIError.instance(failed, params, e, psycopg.Error) from e
+            _pipeline(connection, queued, commit=commit)
         finally:
             self.sending = False
 
@@ -252,6 +224,33 @@ class WriteBatch:
         :func:`commit_keeping_state` keeps them."""
         self.send(self.session.connection(), commit=True)
         commit_keeping_state(self.session)
+
+
+def _pipeline(connection: Connection, statements: Sequence[tuple[Executable, Any]], *,
+              commit: bool = False) -> list[psycopg.Cursor[Any] | None]:
+    """Run ``statements`` (then the COMMIT, with ``commit``) in one psycopg pipeline: one round
+    trip. A statement precompiles to a cursor of its own, whose rows can be read afterwards; any
+    other runs through the engine (its rows are not kept). Errors come back as SQLAlchemy's.
+    """
+    driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+    cursors: list[psycopg.Cursor[Any] | None] = []
+    try:
+        with driver.pipeline():
+            for statement, params in statements:
+                raw = _precompiled(connection.dialect, statement, params)
+                if raw is None:
+                    connection.execute(statement, params)
+                    cursors.append(None)
+                else:
+                    cursor = driver.cursor()
+                    raw.run(cursor, params)
+                    cursors.append(cursor)
+            if commit:
+                driver.commit()
+    except psycopg.Error as e:  # raised by the pipeline's sync, past SQLAlchemy's wrapping
+        failed, params = (str(statements[-1][0]), statements[-1][1]) if statements else ("COMMIT", None)
+        raise DBAPIError.instance(failed, params, e, psycopg.Error) from e
+    return cursors
 
 
 @contextlib.contextmanager
@@ -293,11 +292,8 @@ def _send_queued_first(conn: Connection, cursor: Any, statement: str, parameters
                        executemany: bool) -> None:
     """Whatever runs while writes are queued runs after them, as it would have without the batch."""
     batch: WriteBatch | None = conn.info.get("write_batch")
-    if batch is None or batch.sending or not batch.queued:
-        return
-    if context is not None and context.execution_options.get("independent_of_batch"):
-        return
-    batch.send(conn)
+    if batch is not None and batch.queued and not batch.sending:
+        batch.send(conn)
 
 
 @functools.cache

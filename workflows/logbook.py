@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, insert, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from oficialia.db import DbSession, defer, open_batch, utcnow
+from oficialia.db import DbSession, defer, utcnow
 
 from .models import GENESIS_HASH, LogbookCheckpoint, LogbookEntry, LogbookHead
 
@@ -77,10 +77,7 @@ def append_entry(session: DbSession, *, event: str, actor_label: str, actor_id: 
     at = at or utcnow()
     session.flush()  # what the entry names is in the database first
     if head is None:
-        batch = open_batch(session)
-        # the head is read past writes still queued for the commit, unless one of them is its own
-        row = session.execute(ADVANCE_HEAD if batch is None or batch.holds(_PG_LINK)
-                              else _ADVANCE_HEAD_PAST_BATCH).one_or_none()
+        row = session.execute(ADVANCE_HEAD).one_or_none()
         if row is None:
             ensure_head(session)
             row = session.execute(ADVANCE_HEAD).one()
@@ -105,7 +102,6 @@ _ENTRIES = LogbookEntry.__table__
 #: takes the head's lock and the next place in the chain: (seq, hash of the entry before)
 ADVANCE_HEAD = (update(_HEAD).where(_HEAD.c.id == literal_column("1")).values(seq=_HEAD.c.seq + literal_column("1"))
                 .returning(_HEAD.c.seq, _HEAD.c.hash))
-_ADVANCE_HEAD_PAST_BATCH = ADVANCE_HEAD.execution_options(independent_of_batch=True)
 _INSERT_ENTRY = insert(_ENTRIES)
 _SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("head_hash"))
 #: the entry and the head's new hash in one statement (a data-modifying CTE)
